@@ -1,0 +1,139 @@
+// Every error Switchyard raises carries a stable code from this one list, a `retryable` flag and a
+// native `cause`. Checks use the code (or the brand), so they survive two copies of the package.
+
+export const ErrorCodes = [
+  'SWITCHYARD_INVALID_OPTION',
+  'SWITCHYARD_CHANNEL_MISMATCH',
+  'SWITCHYARD_VALIDATION',
+  'SWITCHYARD_DECODE',
+  'SWITCHYARD_UNKNOWN_TYPE',
+  'SWITCHYARD_HANDLER',
+  'SWITCHYARD_HANDLER_TIMEOUT',
+  'SWITCHYARD_RETRY_EXHAUSTED',
+  'SWITCHYARD_RETRY_BUDGET_EXHAUSTED',
+  'SWITCHYARD_CIRCUIT_OPEN',
+  'SWITCHYARD_IDEMPOTENCY_IN_PROGRESS',
+  'SWITCHYARD_IDEMPOTENCY_PAYLOAD_MISMATCH',
+  'SWITCHYARD_STALE_EVENT',
+  'SWITCHYARD_NON_RETRYABLE',
+  'SWITCHYARD_TRANSPORT',
+  'SWITCHYARD_PUBLISH',
+  'SWITCHYARD_DEAD_LETTER_PUBLISH',
+  'SWITCHYARD_MESSAGE_TOO_LARGE',
+  'SWITCHYARD_BACKPRESSURE',
+  'SWITCHYARD_CAPABILITY',
+  'SWITCHYARD_SHUTDOWN',
+  'SWITCHYARD_NOT_STARTED',
+] as const;
+
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+const BRAND = Symbol.for('switchyard.error');
+
+export interface SwitchyardErrorOptions {
+  readonly cause?: unknown;
+  /** Overrides the code's default retryability. */
+  readonly retryable?: boolean;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** Codes that are safe to retry unless the thrower says otherwise. */
+const RETRYABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'SWITCHYARD_HANDLER',
+  'SWITCHYARD_HANDLER_TIMEOUT',
+  'SWITCHYARD_CIRCUIT_OPEN',
+  'SWITCHYARD_IDEMPOTENCY_IN_PROGRESS',
+  'SWITCHYARD_TRANSPORT',
+  'SWITCHYARD_PUBLISH',
+  'SWITCHYARD_DEAD_LETTER_PUBLISH',
+  'SWITCHYARD_BACKPRESSURE',
+]);
+
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: SwitchyardErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SwitchyardError';
+    this.code = code;
+    this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
+    this.details = options.details ?? {};
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+}
+
+/** Wrong options: thrown at construction, naming the option and the fix. */
+export class InvalidOptionError extends SwitchyardError {
+  readonly option: string;
+  constructor(option: string, problem: string, fix: string, cause?: unknown) {
+    super('SWITCHYARD_INVALID_OPTION', `Invalid option '${option}': ${problem}. Fix: ${fix}`, {
+      cause,
+      retryable: false,
+      details: { option },
+    });
+    this.name = 'InvalidOptionError';
+    this.option = option;
+  }
+}
+
+/** Throw from a handler to send a message straight to the dead-letter destination. */
+export class NonRetryableError extends SwitchyardError {
+  constructor(message: string, options: Omit<SwitchyardErrorOptions, 'retryable'> = {}) {
+    super('SWITCHYARD_NON_RETRYABLE', message, { ...options, retryable: false });
+    this.name = 'NonRetryableError';
+  }
+}
+
+/** Throw from a handler to ask for a retry (optionally after a given delay). */
+export class RetryableError extends SwitchyardError {
+  readonly delayMs: number | undefined;
+  constructor(message: string, options: Omit<SwitchyardErrorOptions, 'retryable'> & { delayMs?: number } = {}) {
+    super('SWITCHYARD_HANDLER', message, { ...options, retryable: true });
+    this.name = 'RetryableError';
+    this.delayMs = options.delayMs;
+  }
+}
+
+export function isSwitchyardError(value: unknown): value is SwitchyardError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+export function hasCode(value: unknown, code: ErrorCode): boolean {
+  return isSwitchyardError(value) && value.code === code;
+}
+
+/** The chain `error, error.cause, error.cause.cause, …`, cycle-safe and bounded. */
+export function causeChain(error: unknown, limit = 16): unknown[] {
+  const chain: unknown[] = [];
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== undefined && current !== null && !seen.has(current) && chain.length < limit) {
+    chain.push(current);
+    seen.add(current);
+    current = typeof current === 'object' ? (current as { cause?: unknown }).cause : undefined;
+  }
+  return chain;
+}
+
+/**
+ * Whether an error may be retried. The first link in the cause chain that states a boolean
+ * `retryable` decides; an error that states nothing is treated as retryable (transient until
+ * proven otherwise), so a plain `throw new Error()` retries under the policy.
+ */
+export function isRetryable(error: unknown): boolean {
+  for (const link of causeChain(error)) {
+    if (typeof link === 'object' && link !== null) {
+      const flag = (link as { retryable?: unknown }).retryable;
+      if (typeof flag === 'boolean') return flag;
+    }
+  }
+  return true;
+}
+
+/** The most specific Switchyard code in the chain, if any. */
+export function errorCodeOf(error: unknown): ErrorCode | undefined {
+  for (const link of causeChain(error)) if (isSwitchyardError(link)) return link.code;
+  return undefined;
+}

@@ -1,0 +1,132 @@
+// The transport port. A transport (Kafka, SQS, SNS->SQS, in-memory) moves bytes and settles
+// deliveries; core owns decoding, scheduling, the handler pipeline and the decision of what to do
+// with each message. A transport states what it can do in `capabilities`, and core adapts to it or
+// refuses a configuration the transport cannot honour (SWITCHYARD_CAPABILITY).
+//
+// Life of a delivery:
+//   transport fetches -> `sink(delivery)` (awaited: resolves once core has room, which is how
+//   backpressure reaches the fetch loop) -> core runs the pipeline -> `delivery.settle(...)` exactly
+//   once -> the transport commits the offset watermark / deletes / changes visibility / writes the
+//   dead letter, and only then resolves `settle`.
+
+import type { DeadLetterRecord } from '../dead-letter.js';
+import type { OutgoingMessage, RawMessage } from '../envelope.js';
+
+export type DeliverySemantics = 'at-most-once' | 'at-least-once' | 'exactly-once';
+
+export interface TransportCapabilities {
+  /** `log`: offsets, replay, consumer groups (Kafka). `queue`: per-message ack and leases (SQS). */
+  readonly model: 'log' | 'queue';
+  /** What order deliveries keep: per partition, per FIFO group, or none. */
+  readonly ordering: 'partition' | 'group' | 'none';
+  /** Several independent groups each receive every message. */
+  readonly consumerGroups: boolean;
+  /** Can re-read from an offset or a timestamp. */
+  readonly replay: boolean;
+  /**
+   * `settle({ kind: 'retry', delayMs })` is accepted: the transport redelivers later without blocking
+   * other messages (SQS visibility, Kafka retry topics, memory queues). When false, core retries in
+   * place (blocking the ordering key) and never passes a retry settlement.
+   */
+  readonly delayedRetry: boolean;
+  /** Longest delay a retry settlement may ask for (SQS: 12 hours). */
+  readonly maxRetryDelayMs: number;
+  /** The broker itself moves a message to a DLQ after N receives (SQS redrive policy). */
+  readonly nativeRedrive: boolean;
+  /** Supports `exactly-once` subscriptions (Kafka transactions). */
+  readonly exactlyOnce: boolean;
+  /** Messages have a lease that lapses (SQS visibility timeout); handler timeouts must stay below it. */
+  readonly leaseMs: number | undefined;
+}
+
+export type Settlement =
+  | { readonly kind: 'ack' }
+  /** Redeliver after `delayMs`. Only sent when `capabilities.delayedRetry`. */
+  | { readonly kind: 'retry'; readonly delayMs: number; readonly attempt: number }
+  /** Write `record` to the dead-letter destination, then settle past the message. Must not lose it. */
+  | { readonly kind: 'dead-letter'; readonly record: DeadLetterRecord; readonly destination: string }
+  /** Not processed (shutdown before start): give it back at once (SQS visibility 0; Kafka: not committed). */
+  | { readonly kind: 'release' };
+
+export interface Delivery {
+  readonly message: RawMessage;
+  /** Delivery attempt as the transport knows it: SQS receive count, or 1 for logs (core counts in-place retries). */
+  readonly attempt: number;
+  /**
+   * Deliveries sharing an ordering key run one at a time, in the order they were handed over.
+   * Kafka: `topic/partition/key` (or `topic/partition` for strict partition order); SQS FIFO: the
+   * group id; standard SQS: the message id (no ordering).
+   */
+  readonly orderingKey: string;
+  /** Body size in bytes, for the in-flight byte bound. */
+  readonly sizeBytes: number;
+  /** Aborted when the transport lost the message (partition revoked, lease lapsed): results will not be committed. */
+  readonly signal: AbortSignal;
+  /** Settle once; resolves when the transport has durably recorded the settlement. Rejects if it could not. */
+  settle(settlement: Settlement): Promise<void>;
+}
+
+/** Core's entry point: resolves when the delivery has been accepted (there is room in flight). */
+export type DeliverySink = (delivery: Delivery) => Promise<void>;
+
+export type StartPosition = 'earliest' | 'latest' | { readonly timestamp: number } | { readonly offset: string };
+
+/** Gauges a transport reports; core turns them into OpenTelemetry metrics. */
+export interface TransportObserver {
+  /** Kafka: log end offset minus committed offset, per partition. */
+  lag(value: number, attributes: { readonly destination: string; readonly partition?: number }): void;
+  /** Queues: visible, in-flight and oldest-age figures. */
+  depth(
+    value: number,
+    attributes: { readonly destination: string; readonly state: 'visible' | 'in-flight' | 'delayed' | 'oldest-age-s' },
+  ): void;
+}
+
+export interface SubscriptionSpec {
+  /** Topic or queue name. */
+  readonly destination: string;
+  readonly consumerGroup: string;
+  readonly semantics: DeliverySemantics;
+  /** Where a new group starts (logs). */
+  readonly startFrom: StartPosition;
+  /** Upper bounds on what core will hold; the transport should not prefetch far beyond them. */
+  readonly maxInFlight: number;
+  readonly maxInFlightBytes: number;
+  readonly observer: TransportObserver;
+  /** Transport-specific options, validated by the transport. */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+export interface TransportHealth {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface TransportSubscription {
+  /** Stop fetching; resolves when the fetch loop has stopped. Delivered messages remain to be settled. */
+  stopFetching(): Promise<void>;
+  /** After settling: commit what is committable, leave the group, release resources. */
+  close(): Promise<void>;
+  pause(): void;
+  resume(): void;
+  health(): TransportHealth;
+}
+
+export interface PublishOptions {
+  /** Caller's abort: stop waiting for buffer room or acknowledgement. */
+  readonly signal?: AbortSignal;
+}
+
+export interface Transport {
+  /** OpenTelemetry `messaging.system`: `kafka`, `aws_sqs`, `aws.sns`, or `switchyard.memory`. */
+  readonly system: string;
+  readonly capabilities: TransportCapabilities;
+  /** Connect producers and admin clients. Idempotent. */
+  start(): Promise<void>;
+  subscribe(spec: SubscriptionSpec, sink: DeliverySink): Promise<TransportSubscription>;
+  /** Resolves when every message is acknowledged by the broker. */
+  publish(destination: string, messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void>;
+  /** Flush and disconnect. Idempotent. */
+  close(): Promise<void>;
+  health(): TransportHealth;
+}
