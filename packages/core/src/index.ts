@@ -29,6 +29,8 @@ export {
   RetryableError,
   SwitchyardError,
 } from './errors.js';
+export type { MessageEventBase, SwitchyardEventName, SwitchyardEvents } from './events.js';
+export { TypedEvents } from './events.js';
 export type { HandlerContext, HandlerDefinition, HandlerFn, HandlerOptions, HandlerResult } from './handlers.js';
 export { defineHandler } from './handlers.js';
 export type { Logger } from './logger.js';
