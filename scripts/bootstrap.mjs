@@ -11,7 +11,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pnpm = (args) => {
   const r = spawnSync('npx', ['--yes', `pnpm@${PNPM_VERSION}`, ...args], {
     cwd: root,
-    stdio: 'inherit',
+    // Progress goes to stderr so commands like `npm run env:up` keep stdout for their own output.
+    stdio: ['inherit', 2, 2],
     env: { ...process.env, npm_config_update_notifier: 'false' },
   });
   if (r.status !== 0) {
@@ -26,6 +27,6 @@ const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs
 if (stale) {
   const started = Date.now();
   pnpm(existsSync(lock) && process.env.CI ? ['install', '--frozen-lockfile'] : ['install']);
-  console.log(`bootstrap: dependencies installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.error(`bootstrap: dependencies installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 if (!process.argv.includes('--no-build')) pnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);

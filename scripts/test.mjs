@@ -149,7 +149,7 @@ async function main() {
   let endpoints = {};
   if (needServices) {
     // Start the real services while the core unit suite (which needs none) runs.
-    const { startServices } = await import(join(root, 'packages', 'testing', 'dist', 'index.js'));
+    const { startServices } = await import(join(root, 'packages', 'testing', 'dist', 'services.js'));
     services = startServices({ provider: process.env.SWITCHYARD_TEST_SERVICES ?? 'auto', log: (l) => console.error(`[services] ${l}`) });
     services.catch(() => {});
   }

@@ -24,6 +24,7 @@ export const ErrorCodes = [
   'SWITCHYARD_CAPABILITY',
   'SWITCHYARD_SHUTDOWN',
   'SWITCHYARD_NOT_STARTED',
+  'SWITCHYARD_SERVICE_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];
