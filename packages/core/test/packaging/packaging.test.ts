@@ -38,9 +38,17 @@ afterAll(() => {
   if (app) rmSync(app, { recursive: true, force: true });
 });
 
-describe.each(PUBLISHABLE)('@switchyard/%s from its built output', (name) => {
-  const specifier = `@switchyard/${name}`;
+// `@switchyard/testing` itself is ESM only: its spies and conformance suites import vitest, which
+// refuses to be require()d. Its providers (`@switchyard/testing/services`) are dual like the rest.
+const DUAL_ENTRIES = [
+  { specifier: '@switchyard/core', file: 'core/dist/index' },
+  { specifier: '@switchyard/kafka', file: 'kafka/dist/index' },
+  { specifier: '@switchyard/sqs', file: 'sqs/dist/index' },
+  { specifier: '@switchyard/sns', file: 'sns/dist/index' },
+  { specifier: '@switchyard/testing/services', file: 'testing/dist/services' },
+] as const;
 
+describe.each(DUAL_ENTRIES)('$specifier from its built output', ({ specifier, file }) => {
   it('loads the ESM build through import and the CommonJS build through require, with the same exports', () => {
     const esm = run(
       'esm',
@@ -54,10 +62,25 @@ describe.each(PUBLISHABLE)('@switchyard/%s from its built output', (name) => {
     );
     // Node >= 20.19 can require() an ES module, so a require that works proves nothing by itself: check
     // that each condition reached its own build.
-    expect(esm.file).toMatch(new RegExp(`/packages/${name}/dist/index\\.js$`));
-    expect(cjs.file).toMatch(new RegExp(`/packages/${name}/dist/index\\.cjs$`));
+    expect(esm.file).toMatch(new RegExp(`/packages/${file}\\.js$`));
+    expect(cjs.file).toMatch(new RegExp(`/packages/${file}\\.cjs$`));
     expect(esm.names).toEqual(cjs.names);
     expect(esm.names).not.toContain('default');
+  });
+});
+
+describe('@switchyard/testing (ESM only)', () => {
+  it('loads through import and refuses require with a clear error', () => {
+    const esm = run(
+      'esm',
+      `const m = await import('@switchyard/testing');
+       console.log(JSON.stringify({ file: import.meta.resolve('@switchyard/testing'), names: Object.keys(m) }));`,
+    );
+    expect(esm.file).toMatch(/\/packages\/testing\/dist\/index\.js$/);
+    expect(esm.names).toContain('describeTransportConformance');
+    const r = node(['-e', "require('@switchyard/testing')"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED|No "exports" main defined/);
   });
 });
 
@@ -116,17 +139,17 @@ describe('@switchyard/core dual build', () => {
 
 describe('types of the built output', () => {
   it('resolve under node16 from an ESM (.mts) and a CommonJS (.cts) consumer', () => {
-    const imports = PUBLISHABLE.map((n) => `import * as ${n} from '@switchyard/${n}';`).join('\n');
+    const imports = DUAL_ENTRIES.map((e, i) => `import * as m${i} from '${e.specifier}';`).join('\n');
     const body = `${imports}
 import { defineEvent, SwitchyardError, type HandlerDefinition } from '@switchyard/core';
-export const modules = [${PUBLISHABLE.join(', ')}];
+export const modules = [${DUAL_ENTRIES.map((_, i) => `m${i}`).join(', ')}];
 export const error: SwitchyardError = new SwitchyardError('SWITCHYARD_TRANSPORT', 'broker gone');
 export const handlers: HandlerDefinition[] = [];
 export const event = defineEvent;
 // @ts-expect-error only codes from ErrorCodes are accepted: proves the types are real, not any
 new SwitchyardError('NOT_A_CODE', 'x');
 `;
-    writeFileSync(join(app, 'consumer-esm.mts'), body);
+    writeFileSync(join(app, 'consumer-esm.mts'), `${body}export * as testing from '@switchyard/testing';\n`);
     writeFileSync(join(app, 'consumer-cjs.cts'), body);
     writeFileSync(
       join(app, 'tsconfig.json'),
@@ -150,9 +173,7 @@ new SwitchyardError('NOT_A_CODE', 'x');
     const errors = r.stdout.split('\n').filter((l) => l.includes('error TS'));
     expect(errors).toEqual([]);
     expect(r.status).toBe(0);
-    for (const name of PUBLISHABLE) {
-      expect(r.stdout).toContain(`packages/${name}/dist/index.d.ts`);
-      expect(r.stdout).toContain(`packages/${name}/dist/index.d.cts`);
-    }
+    for (const name of PUBLISHABLE) expect(r.stdout).toContain(`packages/${name}/dist/index.d.ts`);
+    for (const { file } of DUAL_ENTRIES) expect(r.stdout).toContain(`packages/${file}.d.cts`);
   });
 });

@@ -1,0 +1,117 @@
+// The waiting machinery shared by the spies and the fault injector: an append-only log of what
+// happened plus waiters that re-check their condition on every append. A waiter whose condition
+// already holds resolves at once, so a test may start waiting after the fact; one that runs out of
+// time rejects with a description of what was seen instead of a bare "timeout".
+
+import { InvalidOptionError } from '@switchyard/core';
+
+export interface WaitOptions {
+  /** Give up after this long (default: the spy's `defaultTimeoutMs`). */
+  readonly timeoutMs?: number;
+  /** Stop waiting when aborted; rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** A wait ran out of time; `message` lists what the spy had seen. */
+export class WaitTimeoutError extends Error {
+  override readonly name = 'WaitTimeoutError';
+  readonly timeoutMs: number;
+  constructor(message: string, timeoutMs: number) {
+    super(message);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+interface Waiter {
+  check(): void;
+  fail(error: unknown): void;
+}
+
+/** `undefined` means "not yet"; anything else resolves the wait. */
+export type Selector<T, R> = (items: readonly T[]) => R | undefined;
+
+export class EventLog<T> {
+  readonly #items: T[] = [];
+  readonly #waiters = new Set<Waiter>();
+  #closedReason: Error | undefined;
+
+  get items(): readonly T[] {
+    return this.#items;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+    for (const waiter of [...this.#waiters]) waiter.check();
+  }
+
+  /** Re-check every waiter: for conditions that depend on state changed in place (a settle finished). */
+  touch(): void {
+    for (const waiter of [...this.#waiters]) waiter.check();
+  }
+
+  /** Forget what was seen; pending waiters keep waiting for new items. */
+  clear(): void {
+    this.#items.length = 0;
+  }
+
+  /** Reject every pending and future wait (the spy was detached). */
+  close(reason: Error): void {
+    this.#closedReason = reason;
+    for (const waiter of [...this.#waiters]) waiter.fail(reason);
+  }
+
+  waitUntil<R>(
+    select: Selector<T, R>,
+    options: { readonly timeoutMs: number; readonly signal?: AbortSignal | undefined; readonly describe: () => string },
+  ): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      if (this.#closedReason) {
+        reject(this.#closedReason);
+        return;
+      }
+      const first = select(this.#items);
+      if (first !== undefined) {
+        resolve(first);
+        return;
+      }
+      if (options.signal?.aborted) {
+        reject(options.signal.reason);
+        return;
+      }
+      const finish = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        this.#waiters.delete(waiter);
+      };
+      const waiter: Waiter = {
+        check: () => {
+          const found = select(this.#items);
+          if (found === undefined) return;
+          finish();
+          resolve(found);
+        },
+        fail: (error) => {
+          finish();
+          reject(error);
+        },
+      };
+      const onAbort = () => waiter.fail(options.signal?.reason);
+      const timer = setTimeout(
+        () => waiter.fail(new WaitTimeoutError(options.describe(), options.timeoutMs)),
+        options.timeoutMs,
+      );
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.add(waiter);
+    });
+  }
+}
+
+export function checkTimeout(timeoutMs: number, option: string): number {
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0))
+    throw new InvalidOptionError(
+      option,
+      `must be a positive number of milliseconds, got ${String(timeoutMs)}`,
+      'pass e.g. { timeoutMs: 5_000 }',
+    );
+  return timeoutMs;
+}
