@@ -93,7 +93,13 @@ async function vitest(label, dir, env = {}, nodeBinary = process.execPath) {
   const code = await run(
     label,
     nodeBinary,
-    [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`],
+    [
+      join(root, 'node_modules', 'vitest', 'vitest.mjs'),
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${reportFile}`,
+    ],
     { cwd: dir, env: { ...process.env, ...env } },
   );
   count(label, code, reportFile);
@@ -150,7 +156,10 @@ async function main() {
   if (needServices) {
     // Start the real services while the core unit suite (which needs none) runs.
     const { startServices } = await import(join(root, 'packages', 'testing', 'dist', 'services.js'));
-    services = startServices({ provider: process.env.SWITCHYARD_TEST_SERVICES ?? 'auto', log: (l) => console.error(`[services] ${l}`) });
+    services = startServices({
+      provider: process.env.SWITCHYARD_TEST_SERVICES ?? 'auto',
+      log: (l) => console.error(`[services] ${l}`),
+    });
     services.catch(() => {});
   }
 

@@ -12,9 +12,13 @@ export async function ensureNode24(root) {
   if (works()) return binary;
   mkdirSync(prefix, { recursive: true });
   console.log(`[test] installing node@${NODE24_VERSION} from the npm registry into ${prefix}`);
-  const r = spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `node@${NODE24_VERSION}`], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    'npm',
+    ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `node@${NODE24_VERSION}`],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) return undefined;
   return works() ? binary : undefined;
 }
