@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
+  causeChain,
   ErrorCodes,
+  errorCodeOf,
+  hasCode,
   InvalidOptionError,
+  isRetryable,
+  isSwitchyardError,
   NonRetryableError,
   RetryableError,
   SwitchyardError,
-  causeChain,
-  errorCodeOf,
-  hasCode,
-  isRetryable,
-  isSwitchyardError,
 } from '../src/errors.js';
 
 describe('SwitchyardError', () => {
@@ -44,7 +44,9 @@ describe('SwitchyardError', () => {
 describe('InvalidOptionError', () => {
   it('names the option and the fix', () => {
     const error = new InvalidOptionError('timeoutMs', 'must be below the visibility timeout', 'lower timeoutMs');
-    expect(error.message).toBe("Invalid option 'timeoutMs': must be below the visibility timeout. Fix: lower timeoutMs");
+    expect(error.message).toBe(
+      "Invalid option 'timeoutMs': must be below the visibility timeout. Fix: lower timeoutMs",
+    );
     expect(error.option).toBe('timeoutMs');
     expect(error.code).toBe('SWITCHYARD_INVALID_OPTION');
     expect(error.retryable).toBe(false);
