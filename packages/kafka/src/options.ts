@@ -1,0 +1,446 @@
+// Options of the Kafka transport: one object, merged over exported defaults and validated once at
+// construction (including the rules between fields), so a wrong setting fails before any
+// connection is made, naming the option and the fix.
+
+import { type Clock, InvalidOptionError, type Logger, silentLogger, systemClock } from '@switchyard/core';
+import type { Kafka, KafkaConfig } from 'kafkajs';
+import type { DriverCompression, KafkaDriver } from './driver/driver.js';
+
+export type RetryMode = 'blocking' | 'retry-topics';
+
+export interface ParkSameKeyOptions {
+  /** Keys remembered per partition while parked; the oldest is forgotten beyond this. */
+  readonly maxKeys?: number;
+  /** How long a key stays parked after its last diversion. */
+  readonly ttlMs?: number;
+}
+
+export interface KafkaRetryOptions {
+  /**
+   * `blocking` (default): core retries in place; order is kept, the key (and the partition's
+   * commit watermark) waits. `retry-topics`: a failed message is written to `<topic>.retry.<n>`
+   * and redelivered when due, without blocking the partition; order is given up for that key.
+   */
+  readonly mode?: RetryMode;
+  /** Retry tiers (`<topic>.retry.1` … `.retry.<topics>`); attempt n goes to tier min(n - 1, topics). */
+  readonly topics?: number;
+  /** Longest delay a retry may ask for. */
+  readonly maxDelayMs?: number;
+  /** Create missing retry topics with the source topic's partition count on subscribe. */
+  readonly createTopics?: boolean;
+  /**
+   * retry-topics only: later messages of a key whose message went to a retry topic follow it
+   * through the retry topics instead of overtaking it (bounded memory; see the README).
+   */
+  readonly parkSameKey?: boolean | ParkSameKeyOptions;
+}
+
+export interface KafkaDeadLetterOptions {
+  /** Default dead-letter topic is `<source topic><suffix>`. */
+  readonly suffix?: string;
+  /** Longest wait for the broker to acknowledge a dead-letter write before settle rejects. */
+  readonly timeoutMs?: number;
+  /** Also write Spring Kafka's `kafka_dlt-*` headers, for tools that read them. */
+  readonly springHeaders?: boolean;
+  /** Create missing `<topic><suffix>` topics (source topic's partition count) on subscribe. */
+  readonly createTopics?: boolean;
+}
+
+export interface KafkaConsumerOptions {
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly rebalanceTimeoutMs?: number;
+  readonly maxBytesPerPartition?: number;
+  readonly maxBytes?: number;
+  readonly maxWaitTimeMs?: number;
+  /** Commit the watermark at least this often while it moves. */
+  readonly commitIntervalMs?: number;
+  /** …and as soon as this many messages completed since the last commit. */
+  readonly commitEveryMessages?: number;
+  /** A partition whose oldest unfinished message is older than this is paused until it finishes. */
+  readonly stuckPartitionMs?: number;
+  /** Per-partition bound on handed-over, unsettled messages (0 = only the subscription's maxInFlight). */
+  readonly partitionMaxInFlight?: number;
+  readonly partitionsConsumedConcurrently?: number;
+  /** true = read_uncommitted (see aborted transactional records). Default read_committed. */
+  readonly readUncommitted?: boolean;
+  readonly allowAutoTopicCreation?: boolean;
+  /** `key` (default): parallel across keys inside a partition; `partition`: one at a time per partition. */
+  readonly ordering?: 'key' | 'partition';
+  /** Lag gauges and the hot-partition check run this often. */
+  readonly lagIntervalMs?: number;
+}
+
+export interface KafkaProducerOptions {
+  /** Idempotent producer (no duplicates from producer retries). Default true. */
+  readonly idempotent?: boolean;
+  /** -1 (all in-sync replicas, required when idempotent), 1, or 0. */
+  readonly acks?: -1 | 0 | 1;
+  /** Collect publishes this long before sending one batch. */
+  readonly lingerMs?: number;
+  /** …or until this many bytes are collected. */
+  readonly batchBytes?: number;
+  /** Bytes buffered (waiting or in flight) before `publish` waits for room. */
+  readonly bufferBytes?: number;
+  /** How long `publish` waits for room before failing with SWITCHYARD_BACKPRESSURE. */
+  readonly bufferTimeoutMs?: number;
+  readonly compression?: DriverCompression;
+  /** Broker-side produce timeout. */
+  readonly requestTimeoutMs?: number;
+  /** Client retries per send (kafkajs default for idempotent producers is unbounded). */
+  readonly retries?: number;
+  readonly allowAutoTopicCreation?: boolean;
+  /**
+   * Enables `exactly-once` subscriptions: consumed offsets and everything published while a
+   * batch is handled commit in one Kafka transaction. Must be stable per instance and unique
+   * across instances (it is what fences a zombie after a crash).
+   */
+  readonly transactionalId?: string;
+  readonly transactionTimeoutMs?: number;
+}
+
+export interface KafkaTransportOptions {
+  readonly brokers?: readonly string[];
+  /** An existing kafkajs client; its settings are kept. */
+  readonly kafka?: Kafka;
+  /** Another Kafka client behind the driver port. */
+  readonly driver?: KafkaDriver;
+  readonly clientId?: string;
+  /** kafkajs client settings (ssl, sasl, connectionTimeout, …) when `brokers` is used. */
+  readonly client?: Omit<KafkaConfig, 'brokers' | 'clientId' | 'logCreator'>;
+  readonly consumer?: KafkaConsumerOptions;
+  readonly producer?: KafkaProducerOptions;
+  readonly retry?: KafkaRetryOptions;
+  readonly deadLetter?: KafkaDeadLetterOptions;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+export const kafkaConsumerDefaults = {
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000,
+  rebalanceTimeoutMs: 60_000,
+  maxBytesPerPartition: 1_048_576,
+  maxBytes: 10_485_760,
+  maxWaitTimeMs: 1_000,
+  commitIntervalMs: 1_000,
+  commitEveryMessages: 1_000,
+  stuckPartitionMs: 15_000,
+  partitionMaxInFlight: 0,
+  partitionsConsumedConcurrently: 1,
+  readUncommitted: false,
+  allowAutoTopicCreation: false,
+  ordering: 'key' as 'key' | 'partition',
+  lagIntervalMs: 5_000,
+} as const;
+
+export const kafkaProducerDefaults = {
+  idempotent: true,
+  acks: -1 as -1 | 0 | 1,
+  lingerMs: 5,
+  batchBytes: 1_048_576,
+  bufferBytes: 33_554_432,
+  bufferTimeoutMs: 30_000,
+  compression: 'none' as DriverCompression,
+  requestTimeoutMs: 30_000,
+  retries: Number.MAX_SAFE_INTEGER,
+  allowAutoTopicCreation: true,
+  transactionTimeoutMs: 60_000,
+} as const;
+
+export const kafkaRetryDefaults = {
+  mode: 'blocking' as RetryMode,
+  topics: 3,
+  maxDelayMs: 3_600_000,
+  createTopics: true,
+  parkSameKey: { maxKeys: 10_000, ttlMs: 600_000 },
+} as const;
+
+export const kafkaDeadLetterDefaults = {
+  suffix: '.dlq',
+  timeoutMs: 30_000,
+  springHeaders: true,
+  createTopics: true,
+} as const;
+
+export type ResolvedConsumerOptions = {
+  -readonly [K in keyof typeof kafkaConsumerDefaults]: (typeof kafkaConsumerDefaults)[K] extends number
+    ? number
+    : (typeof kafkaConsumerDefaults)[K];
+};
+
+export interface ResolvedKafkaOptions {
+  readonly brokers: readonly string[] | undefined;
+  readonly kafka: Kafka | undefined;
+  readonly driver: KafkaDriver | undefined;
+  readonly clientId: string;
+  readonly client: KafkaTransportOptions['client'];
+  readonly consumer: ResolvedConsumerOptions;
+  readonly producer: {
+    idempotent: boolean;
+    acks: -1 | 0 | 1;
+    lingerMs: number;
+    batchBytes: number;
+    bufferBytes: number;
+    bufferTimeoutMs: number;
+    compression: DriverCompression;
+    requestTimeoutMs: number;
+    retries: number;
+    allowAutoTopicCreation: boolean;
+    transactionalId: string | undefined;
+    transactionTimeoutMs: number;
+  };
+  readonly retry: {
+    mode: RetryMode;
+    topics: number;
+    maxDelayMs: number;
+    createTopics: boolean;
+    parkSameKey: { maxKeys: number; ttlMs: number } | undefined;
+  };
+  readonly deadLetter: { suffix: string; timeoutMs: number; springHeaders: boolean; createTopics: boolean };
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+function positiveInt(option: string, value: number, min = 1): void {
+  if (!Number.isInteger(value) || value < min)
+    throw new InvalidOptionError(
+      option,
+      `expected an integer >= ${min}, got ${String(value)}`,
+      `set ${option} to a whole number of at least ${min}`,
+    );
+}
+
+export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKafkaOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError('options', 'expected an object', 'pass { brokers: ["host:9092"] } or { kafka }');
+  const sources = [options.brokers, options.kafka, options.driver].filter((s) => s !== undefined).length;
+  if (sources === 0)
+    throw new InvalidOptionError(
+      'brokers',
+      'no Kafka cluster given',
+      'pass brokers: ["127.0.0.1:9092"], a kafkajs client as kafka, or a driver',
+    );
+  if (sources > 1)
+    throw new InvalidOptionError('brokers', 'give exactly one of brokers, kafka and driver', 'keep only one of them');
+  if (options.brokers !== undefined) {
+    if (!Array.isArray(options.brokers) || options.brokers.length === 0)
+      throw new InvalidOptionError(
+        'brokers',
+        'expected a non-empty array of host:port strings',
+        'pass brokers: ["127.0.0.1:9092"]',
+      );
+    for (const broker of options.brokers)
+      if (typeof broker !== 'string' || !/^[^\s:]+:\d+$/.test(broker))
+        throw new InvalidOptionError(
+          'brokers',
+          `'${String(broker)}' is not host:port`,
+          'write each broker as "host:port"',
+        );
+  }
+  if (options.client !== undefined && (options.kafka !== undefined || options.driver !== undefined))
+    throw new InvalidOptionError(
+      'client',
+      'client settings only apply when brokers is used',
+      'configure the kafkajs client you pass as kafka instead',
+    );
+
+  const consumer = { ...kafkaConsumerDefaults, ...options.consumer } as ResolvedConsumerOptions;
+  for (const name of [
+    'sessionTimeoutMs',
+    'heartbeatIntervalMs',
+    'rebalanceTimeoutMs',
+    'maxBytesPerPartition',
+    'maxBytes',
+    'maxWaitTimeMs',
+    'commitIntervalMs',
+    'commitEveryMessages',
+    'stuckPartitionMs',
+    'partitionsConsumedConcurrently',
+    'lagIntervalMs',
+  ] as const)
+    positiveInt(`consumer.${name}`, consumer[name]);
+  positiveInt('consumer.partitionMaxInFlight', consumer.partitionMaxInFlight, 0);
+  if (consumer.heartbeatIntervalMs * 3 > consumer.sessionTimeoutMs)
+    throw new InvalidOptionError(
+      'consumer.heartbeatIntervalMs',
+      `${consumer.heartbeatIntervalMs} ms leaves fewer than 3 heartbeats per session timeout (${consumer.sessionTimeoutMs} ms)`,
+      'keep heartbeatIntervalMs at most a third of sessionTimeoutMs',
+    );
+  if (consumer.maxWaitTimeMs >= consumer.sessionTimeoutMs)
+    throw new InvalidOptionError(
+      'consumer.maxWaitTimeMs',
+      'a fetch may wait longer than the session timeout',
+      'keep maxWaitTimeMs well below sessionTimeoutMs',
+    );
+  if (consumer.ordering !== 'key' && consumer.ordering !== 'partition')
+    throw new InvalidOptionError(
+      'consumer.ordering',
+      `unknown ordering '${String(consumer.ordering)}'`,
+      "use 'key' or 'partition'",
+    );
+
+  const producer = {
+    ...kafkaProducerDefaults,
+    transactionalId: undefined,
+    ...options.producer,
+  } as ResolvedKafkaOptions['producer'];
+  for (const name of [
+    'batchBytes',
+    'bufferBytes',
+    'bufferTimeoutMs',
+    'requestTimeoutMs',
+    'transactionTimeoutMs',
+    'retries',
+  ] as const)
+    positiveInt(`producer.${name}`, producer[name], name === 'retries' ? 0 : 1);
+  positiveInt('producer.lingerMs', producer.lingerMs, 0);
+  if (producer.batchBytes > producer.bufferBytes)
+    throw new InvalidOptionError(
+      'producer.batchBytes',
+      'a batch cannot be larger than the whole buffer',
+      'set batchBytes <= bufferBytes',
+    );
+  if (![-1, 0, 1].includes(producer.acks))
+    throw new InvalidOptionError('producer.acks', `unknown acks ${String(producer.acks)}`, 'use -1 (all), 1 or 0');
+  if (producer.idempotent && producer.acks !== -1)
+    throw new InvalidOptionError(
+      'producer.acks',
+      'an idempotent producer needs acks from all in-sync replicas',
+      'set acks: -1 or idempotent: false',
+    );
+  if (producer.idempotent && producer.retries < 1)
+    throw new InvalidOptionError(
+      'producer.retries',
+      'an idempotent producer must be allowed to retry',
+      'set retries >= 1 or idempotent: false',
+    );
+  if (producer.compression !== 'none' && producer.compression !== 'gzip')
+    throw new InvalidOptionError(
+      'producer.compression',
+      `unsupported '${String(producer.compression)}'`,
+      "use 'none' or 'gzip' (kafkajs ships no other codec)",
+    );
+  if (
+    producer.transactionalId !== undefined &&
+    (typeof producer.transactionalId !== 'string' || producer.transactionalId === '')
+  )
+    throw new InvalidOptionError(
+      'producer.transactionalId',
+      'expected a non-empty string',
+      'use a stable id per instance, such as the service name plus the pod ordinal',
+    );
+
+  const retryIn = options.retry ?? {};
+  const park = retryIn.parkSameKey;
+  const retry: ResolvedKafkaOptions['retry'] = {
+    mode: retryIn.mode ?? kafkaRetryDefaults.mode,
+    topics: retryIn.topics ?? kafkaRetryDefaults.topics,
+    maxDelayMs: retryIn.maxDelayMs ?? kafkaRetryDefaults.maxDelayMs,
+    createTopics: retryIn.createTopics ?? kafkaRetryDefaults.createTopics,
+    parkSameKey:
+      park === undefined || park === false
+        ? undefined
+        : { ...kafkaRetryDefaults.parkSameKey, ...(park === true ? {} : park) },
+  };
+  if (retry.mode !== 'blocking' && retry.mode !== 'retry-topics')
+    throw new InvalidOptionError(
+      'retry.mode',
+      `unknown mode '${String(retry.mode)}'`,
+      "use 'blocking' or 'retry-topics'",
+    );
+  positiveInt('retry.topics', retry.topics);
+  if (retry.topics > 20)
+    throw new InvalidOptionError('retry.topics', `${retry.topics} retry tiers`, 'use at most 20 tiers');
+  positiveInt('retry.maxDelayMs', retry.maxDelayMs);
+  if (retry.parkSameKey) {
+    if (retry.mode !== 'retry-topics')
+      throw new InvalidOptionError(
+        'retry.parkSameKey',
+        'parking only applies to retry topics',
+        "set retry.mode: 'retry-topics' or drop parkSameKey",
+      );
+    positiveInt('retry.parkSameKey.maxKeys', retry.parkSameKey.maxKeys);
+    positiveInt('retry.parkSameKey.ttlMs', retry.parkSameKey.ttlMs);
+  }
+
+  const deadLetter = { ...kafkaDeadLetterDefaults, ...options.deadLetter };
+  if (typeof deadLetter.suffix !== 'string' || !/^[a-zA-Z0-9._-]+$/.test(deadLetter.suffix))
+    throw new InvalidOptionError(
+      'deadLetter.suffix',
+      `'${String(deadLetter.suffix)}' is not a valid topic suffix`,
+      "use letters, digits, '.', '_' or '-', e.g. '.dlq'",
+    );
+  positiveInt('deadLetter.timeoutMs', deadLetter.timeoutMs);
+
+  return {
+    brokers: options.brokers,
+    kafka: options.kafka,
+    driver: options.driver,
+    clientId: options.clientId ?? 'switchyard',
+    client: options.client,
+    consumer,
+    producer,
+    retry,
+    deadLetter,
+    logger: options.logger ?? silentLogger,
+    clock: options.clock ?? systemClock,
+  };
+}
+
+/** Options a subscription may carry in `SubscriptionSpec.options`. */
+export interface KafkaSubscriptionOptions {
+  /** Subscribe by pattern instead of `destination` (matched against topics existing at subscribe time). */
+  readonly pattern?: RegExp;
+  /** Several topics instead of `destination`. */
+  readonly topics?: readonly string[];
+  readonly ordering?: 'key' | 'partition';
+  readonly partitionMaxInFlight?: number;
+  readonly stuckPartitionMs?: number;
+  /** Dead-letter topic for this subscription (default `<topic><suffix>`). */
+  readonly deadLetterTopic?: string;
+  /** Rate limit for this subscription, messages per second (replays use it). */
+  readonly ratePerSecond?: number;
+}
+
+export function resolveSubscriptionOptions(
+  raw: Readonly<Record<string, unknown>> | undefined,
+): KafkaSubscriptionOptions {
+  const options = (raw ?? {}) as KafkaSubscriptionOptions;
+  if (options.pattern !== undefined && !(options.pattern instanceof RegExp))
+    throw new InvalidOptionError('options.pattern', 'expected a RegExp', 'pass pattern: /^orders\\..+$/');
+  if (
+    options.topics !== undefined &&
+    (!Array.isArray(options.topics) ||
+      options.topics.length === 0 ||
+      options.topics.some((t) => typeof t !== 'string' || t === ''))
+  )
+    throw new InvalidOptionError(
+      'options.topics',
+      'expected a non-empty array of topic names',
+      "pass topics: ['orders', 'payments']",
+    );
+  if (options.pattern !== undefined && options.topics !== undefined)
+    throw new InvalidOptionError('options.pattern', 'pattern and topics both given', 'use one of them');
+  if (options.ordering !== undefined && options.ordering !== 'key' && options.ordering !== 'partition')
+    throw new InvalidOptionError(
+      'options.ordering',
+      `unknown ordering '${String(options.ordering)}'`,
+      "use 'key' or 'partition'",
+    );
+  if (options.partitionMaxInFlight !== undefined)
+    positiveInt('options.partitionMaxInFlight', options.partitionMaxInFlight, 0);
+  if (options.stuckPartitionMs !== undefined) positiveInt('options.stuckPartitionMs', options.stuckPartitionMs);
+  if (options.ratePerSecond !== undefined && !(options.ratePerSecond > 0))
+    throw new InvalidOptionError('options.ratePerSecond', 'expected a positive number', 'pass ratePerSecond: 100');
+  if (
+    options.deadLetterTopic !== undefined &&
+    (typeof options.deadLetterTopic !== 'string' || options.deadLetterTopic === '')
+  )
+    throw new InvalidOptionError(
+      'options.deadLetterTopic',
+      'expected a topic name',
+      "pass deadLetterTopic: 'orders.dlq'",
+    );
+  return options;
+}

@@ -1,0 +1,101 @@
+// Kafka records to RawMessages and back. Decoding never throws: a record with garbled headers,
+// a binary key or no value still becomes a RawMessage, so core can decide (and dead-letter it with
+// a reason) instead of the fetch loop failing on it.
+
+import type { OutgoingMessage, RawMessage } from '@switchyard/core';
+import type { DriverHeaderValue, DriverMessage, DriverRecord } from './driver/driver.js';
+
+/** Headers the Kafka binding itself reads and writes. */
+export const KafkaHeaders = {
+  /** When a record on a retry topic becomes due, ms since the epoch. */
+  retryDueAt: 'sy-retry-due-at',
+  /** The delivery attempt a retry-topic record stands for (2 for the first retry). */
+  retryAttempt: 'sy-retry-attempt',
+  /** Where the record was first consumed, kept through every retry tier. */
+  retryOriginalTopic: 'sy-retry-original-topic',
+  retryOriginalPartition: 'sy-retry-original-partition',
+  retryOriginalOffset: 'sy-retry-original-offset',
+  /** Set on records that were diverted behind a retried record of the same key (parkSameKey). */
+  parked: 'sy-parked',
+  /** First failure time, so the retry policy's elapsed time survives retry topics (core's wire header). */
+  firstFailureAt: 'sy-first-failure-at',
+  /** Per-key sequence number stamped by `KeySequencer`. */
+  sequence: 'sy-seq',
+  /** Which producer instance the sequence belongs to. */
+  sequenceSource: 'sy-seq-source',
+  /** Set on a dead-letter record whose body was left out because the record was too large to write. */
+  bodyOmitted: 'sy-dlq-body-omitted',
+} as const;
+
+const utf8 = new TextDecoder('utf-8');
+
+function headerString(value: Buffer | string): string {
+  return typeof value === 'string' ? value : utf8.decode(value);
+}
+
+/**
+ * Header names lower-cased, values decoded as UTF-8 (invalid bytes become U+FFFD rather than an
+ * error). A repeated header keeps its last value, which is the one Kafka's `lastHeader` returns.
+ */
+export function decodeHeaders(headers: Readonly<Record<string, DriverHeaderValue>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || value === null) continue;
+    const last = Array.isArray(value) ? value[value.length - 1] : (value as Buffer | string);
+    if (last === undefined || last === null) continue;
+    out[name.toLowerCase()] = headerString(last);
+  }
+  return out;
+}
+
+export function recordKey(record: DriverRecord): string | undefined {
+  return record.key === null ? undefined : utf8.decode(record.key);
+}
+
+export function toRawMessage(
+  record: DriverRecord,
+  topic: string,
+  partition: number,
+  consumerGroup: string,
+  headers: Record<string, string>,
+): RawMessage {
+  const timestamp = Number(record.timestamp);
+  return {
+    body: record.value,
+    key: recordKey(record),
+    headers,
+    timestamp: Number.isFinite(timestamp) ? timestamp : 0,
+    source: { kind: 'log', topic, partition, offset: record.offset, consumerGroup },
+  };
+}
+
+export function recordBytes(record: DriverRecord): number {
+  return (record.value?.length ?? 0) + (record.key?.length ?? 0);
+}
+
+export function toDriverMessage(message: OutgoingMessage): DriverMessage {
+  return {
+    key: message.key ?? null,
+    value: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+    headers: message.headers,
+    timestamp: message.timestamp,
+  };
+}
+
+/** Bytes a message takes in the producer buffer (body, key, headers). */
+export function messageBytes(message: OutgoingMessage): number {
+  let size = message.body.byteLength + (message.key?.length ?? 0);
+  for (const [name, value] of Object.entries(message.headers)) size += name.length + value.length;
+  return size;
+}
+
+/** A record's headers as they go back onto a topic: the original bytes, untouched. */
+export function rawHeaders(headers: Readonly<Record<string, DriverHeaderValue>>): Record<string, Buffer | string> {
+  const out: Record<string, Buffer | string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || value === null) continue;
+    const last = Array.isArray(value) ? value[value.length - 1] : (value as Buffer | string);
+    if (last !== undefined && last !== null) out[name] = last;
+  }
+  return out;
+}

@@ -1,0 +1,180 @@
+// Batching, the bounded buffer and failure isolation of the publisher, with a sender the test
+// controls (no broker, no timing assertions).
+
+import { type OutgoingMessage, systemClock } from '@switchyard/core';
+import { describe, expect, it } from 'vitest';
+import type { DriverRecordMetadata, DriverTopicMessages } from '../src/index.js';
+import { KafkaPublisher, type PublisherOptions } from '../src/producer/publisher.js';
+
+function message(id: string, bytes = 10): OutgoingMessage {
+  return { id, key: id, body: new Uint8Array(bytes), headers: {}, timestamp: 0 };
+}
+
+interface Call {
+  readonly batch: readonly DriverTopicMessages[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function controlledSender() {
+  const calls: Call[] = [];
+  const sender = (batch: readonly DriverTopicMessages[]) =>
+    new Promise<DriverRecordMetadata[]>((resolve, reject) => {
+      calls.push({ batch, resolve: () => resolve([]), reject });
+    });
+  return { calls, sender: () => sender };
+}
+
+const options = (overrides: Partial<PublisherOptions> = {}): PublisherOptions => ({
+  lingerMs: 5,
+  batchBytes: 1_000,
+  bufferBytes: 10_000,
+  bufferTimeoutMs: 1_000,
+  clock: systemClock,
+  ...overrides,
+});
+
+async function until(probe: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error('condition not met');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const count = (batch: readonly DriverTopicMessages[]) => batch.reduce((n, t) => n + t.messages.length, 0);
+
+describe('KafkaPublisher', () => {
+  it('collects publishes made within the linger window into one request', async () => {
+    const { calls, sender } = controlledSender();
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 20 }));
+    const done = [
+      publisher.publish('a', [message('1')]),
+      publisher.publish('b', [message('2')]),
+      publisher.publish('a', [message('3')]),
+    ];
+    await until(() => calls.length === 1);
+    expect(calls[0]!.batch.map((t) => [t.topic, t.messages.length])).toEqual([
+      ['a', 2],
+      ['b', 1],
+    ]);
+    calls[0]!.resolve();
+    await Promise.all(done);
+  });
+
+  it('sends as soon as a batch is full, and keeps one request in flight', async () => {
+    const { calls, sender } = controlledSender();
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 60_000, batchBytes: 25 }));
+    const first = [
+      publisher.publish('t', [message('1')]),
+      publisher.publish('t', [message('2')]),
+      publisher.publish('t', [message('3')]),
+    ];
+    await until(() => calls.length === 1);
+    const more = [publisher.publish('t', [message('4')]), publisher.publish('t', [message('5')])];
+    expect(calls).toHaveLength(1);
+    calls[0]!.resolve();
+    await until(() => calls.length === 2);
+    expect(count(calls[0]!.batch) + count(calls[1]!.batch)).toBeLessThanOrEqual(5);
+    calls[1]!.resolve();
+    await until(() => calls.length === 3 || publisher.bufferedBytes === 0);
+    for (const c of calls.slice(2)) c.resolve();
+    await Promise.all([...first, ...more]);
+    expect(calls.reduce((n, c) => n + count(c.batch), 0)).toBe(5);
+  });
+
+  it('makes publish wait when the buffer is full and lets it through once there is room', async () => {
+    const { calls, sender } = controlledSender();
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 0, bufferBytes: 30, batchBytes: 30 }));
+    const a = publisher.publish('t', [message('a', 25)]);
+    let bDone = false;
+    const b = publisher.publish('t', [message('b', 25)]).then(() => {
+      bDone = true;
+    });
+    await until(() => calls.length === 1);
+    expect(publisher.bufferedBytes).toBe(26);
+    calls[0]!.resolve();
+    await a;
+    await until(() => calls.length === 2);
+    expect(bDone).toBe(false);
+    calls[1]!.resolve();
+    await b;
+  });
+
+  it('fails with SWITCHYARD_BACKPRESSURE when the buffer stays full past bufferTimeoutMs', async () => {
+    const { calls, sender } = controlledSender();
+    const publisher = new KafkaPublisher(
+      sender,
+      options({ lingerMs: 0, bufferBytes: 30, batchBytes: 30, bufferTimeoutMs: 30 }),
+    );
+    const stuck = publisher.publish('t', [message('a', 25)]);
+    await expect(publisher.publish('t', [message('b', 25)])).rejects.toMatchObject({
+      code: 'SWITCHYARD_BACKPRESSURE',
+      retryable: true,
+    });
+    calls[0]!.resolve();
+    await stuck;
+  });
+
+  it('stops waiting for room when the caller aborts', async () => {
+    const { calls, sender } = controlledSender();
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 0, bufferBytes: 30, batchBytes: 30 }));
+    const stuck = publisher.publish('t', [message('a', 25)]);
+    const controller = new AbortController();
+    const waiting = publisher.publish('t', [message('b', 25)], controller.signal);
+    controller.abort(new Error('caller gave up'));
+    await expect(waiting).rejects.toThrow('caller gave up');
+    calls[0]!.resolve();
+    await stuck;
+  });
+
+  it('rejects a publish larger than the whole buffer at once', async () => {
+    const { sender } = controlledSender();
+    const publisher = new KafkaPublisher(sender, options({ bufferBytes: 100, batchBytes: 100 }));
+    await expect(publisher.publish('t', [message('big', 500)])).rejects.toMatchObject({
+      code: 'SWITCHYARD_MESSAGE_TOO_LARGE',
+    });
+  });
+
+  it('refuses delayed messages: Kafka cannot delay delivery', async () => {
+    const { sender } = controlledSender();
+    const publisher = new KafkaPublisher(sender, options());
+    await expect(publisher.publish('t', [{ ...message('d'), delayMs: 1_000 }])).rejects.toMatchObject({
+      code: 'SWITCHYARD_CAPABILITY',
+    });
+  });
+
+  it('isolates a record the broker refuses so the rest of its batch is still written', async () => {
+    const written: string[] = [];
+    const sender = () => async (batch: readonly DriverTopicMessages[]) => {
+      const keys = batch.flatMap((t) => t.messages.map((m) => String(m.key)));
+      if (keys.includes('bad'))
+        throw Object.assign(new Error('Message too large'), { type: 'MESSAGE_TOO_LARGE', retriable: false });
+      written.push(...keys);
+      return [];
+    };
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 20 }));
+    const results = await Promise.allSettled([
+      publisher.publish('t', [message('ok-1')]),
+      publisher.publish('t', [message('bad')]),
+      publisher.publish('t', [message('ok-2')]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({
+      code: 'SWITCHYARD_MESSAGE_TOO_LARGE',
+      retryable: false,
+    });
+    expect(written.sort()).toEqual(['ok-1', 'ok-2']);
+  });
+
+  it('reports a transient broker failure as a retryable SWITCHYARD_PUBLISH', async () => {
+    const sender = () => async () => {
+      throw Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError', retriable: true });
+    };
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 0 }));
+    await expect(publisher.publish('t', [message('x')])).rejects.toMatchObject({
+      code: 'SWITCHYARD_PUBLISH',
+      retryable: true,
+    });
+  });
+});
