@@ -1,0 +1,91 @@
+// Options of the SNS transport, validated once at construction.
+
+import type { SNSClient } from '@aws-sdk/client-sns';
+import {
+  type Clock,
+  InvalidOptionError,
+  type Logger,
+  silentLogger,
+  systemClock,
+  type Transport,
+} from '@switchyard/core';
+
+export const SnsLimits = Object.freeze({
+  /** Entries in one PublishBatch. */
+  maxBatchEntries: 10,
+  /** Message plus attributes, and all entries of one batch: 256 KiB. */
+  maxMessageBytes: 262_144,
+  /** Attributes SNS hands to an SQS subscription with raw delivery. */
+  maxMessageAttributes: 10,
+});
+
+export interface SnsTransportOptions {
+  /** An AWS SDK v3 SNS client. */
+  readonly client: SNSClient;
+  /**
+   * Consume through this transport (an SqsTransport reading the queues subscribed to the topics).
+   * Without it the transport only publishes, and `subscribe` says to subscribe a queue.
+   */
+  readonly consumeWith?: Transport;
+  /**
+   * Topic ARNs are this prefix plus the name (`arn:aws:sns:<region>:<account>:`). Without it names
+   * are looked up once with ListTopics; ARNs are always accepted as they are.
+   */
+  readonly topicArnPrefix?: string;
+  /** PublishBatch calls in flight at once for standard topics (FIFO topics publish in order). Default 4. */
+  readonly publishConcurrency?: number;
+  /** Attempts for entries that failed on the server's side. Default 3. */
+  readonly publishAttempts?: number;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface ResolvedSnsOptions {
+  readonly client: SNSClient;
+  readonly consumeWith: Transport | undefined;
+  readonly topicArnPrefix: string | undefined;
+  readonly publishConcurrency: number;
+  readonly publishAttempts: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+function integerIn(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw new InvalidOptionError(
+      option,
+      `must be an integer from ${min} to ${max}, got ${String(value)}`,
+      `pass e.g. ${min}`,
+    );
+  return value;
+}
+
+export function resolveSnsOptions(options: SnsTransportOptions): ResolvedSnsOptions {
+  if (!options || typeof (options.client as Partial<SNSClient> | undefined)?.send !== 'function')
+    throw new InvalidOptionError(
+      'client',
+      'is not an AWS SDK v3 SNSClient',
+      "pass new SnsTransport({ client: new SNSClient({ region: 'us-east-1' }) })",
+    );
+  const consumeWith = options.consumeWith;
+  if (consumeWith !== undefined && typeof (consumeWith as Partial<Transport>).subscribe !== 'function')
+    throw new InvalidOptionError('consumeWith', 'is not a transport', 'pass new SqsTransport({ client: sqsClient })');
+  if (
+    options.topicArnPrefix !== undefined &&
+    (typeof options.topicArnPrefix !== 'string' || !/^arn:[^:]+:sns:[^:]*:[^:]*:$/.test(options.topicArnPrefix))
+  )
+    throw new InvalidOptionError(
+      'topicArnPrefix',
+      `must look like 'arn:aws:sns:<region>:<account>:', got ${String(options.topicArnPrefix)}`,
+      "pass e.g. 'arn:aws:sns:us-east-1:123456789012:'",
+    );
+  return {
+    client: options.client,
+    consumeWith,
+    topicArnPrefix: options.topicArnPrefix,
+    publishConcurrency: integerIn('publishConcurrency', options.publishConcurrency ?? 4, 1, 64),
+    publishAttempts: integerIn('publishAttempts', options.publishAttempts ?? 3, 1, 20),
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+  };
+}

@@ -1,0 +1,55 @@
+// SQS and SNS bodies are Unicode text, restricted to the XML character range. A body that is not
+// such text (protobuf, Avro, anything binary) travels base64-encoded with `sy-body-encoding: base64`,
+// and the consumer gets its bytes back unchanged. Text bodies travel as they are.
+
+import { SwitchyardError } from '@switchyard/core';
+
+export const BODY_ENCODING_HEADER = 'sy-body-encoding';
+
+// ignoreBOM keeps a leading U+FEFF as a character, so the bytes survive the round trip.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+// Characters SQS refuses (AWS: "#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF").
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control range is what SQS refuses
+const REFUSED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
+export interface EncodedBody {
+  readonly text: string;
+  /** Set when the body travels base64-encoded: merge into the message headers. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export function encodeBody(bytes: Uint8Array): EncodedBody {
+  if (bytes.byteLength === 0)
+    throw new SwitchyardError('SWITCHYARD_PUBLISH', 'SQS and SNS refuse an empty message body', { retryable: false });
+  let text: string | undefined;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined && !REFUSED.test(text)) return { text, headers: {} };
+  return { text: Buffer.from(bytes).toString('base64'), headers: { [BODY_ENCODING_HEADER]: 'base64' } };
+}
+
+export interface DecodedBody {
+  readonly bytes: Uint8Array;
+  /** What was wrong, when the declared encoding could not be applied (the text is passed on as it is). */
+  readonly problem: string | undefined;
+}
+
+/** The body's bytes; removes the encoding header from `headers`. */
+export function decodeBody(text: string, headers: Record<string, string>): DecodedBody {
+  const encoding = headers[BODY_ENCODING_HEADER];
+  if (encoding === undefined) return { bytes: encoder.encode(text), problem: undefined };
+  delete headers[BODY_ENCODING_HEADER];
+  if (encoding === 'base64' && /^[A-Za-z0-9+/]*={0,2}$/.test(text) && text.length % 4 === 0)
+    return { bytes: new Uint8Array(Buffer.from(text, 'base64')), problem: undefined };
+  return {
+    bytes: encoder.encode(text),
+    problem:
+      encoding === 'base64'
+        ? `header ${BODY_ENCODING_HEADER} says base64 but the body is not base64`
+        : `unknown ${BODY_ENCODING_HEADER} '${encoding}'`,
+  };
+}

@@ -1,0 +1,140 @@
+// The SQS transport: Switchyard's transport port on Amazon SQS through an injected AWS SDK v3 client.
+
+import {
+  type DeliverySink,
+  type OutgoingMessage,
+  type PublishOptions,
+  type SubscriptionSpec,
+  SwitchyardError,
+  type Transport,
+  type TransportCapabilities,
+  type TransportHealth,
+  type TransportSubscription,
+} from '@switchyard/core';
+import { DeadLetterWriter } from './dead-letter-message.js';
+import {
+  type ResolvedSqsOptions,
+  resolveSqsOptions,
+  resolveSubscriptionOptions,
+  SqsLimits,
+  type SqsTransportOptions,
+} from './options.js';
+import { SqsPublisher } from './publisher.js';
+import { QueueDepthMonitor } from './queue-depth-monitor.js';
+import { QueueDirectory, queueNameFromArn } from './queue-directory.js';
+import { SqsSubscription } from './subscription.js';
+
+export class SqsTransport implements Transport {
+  readonly system = 'aws_sqs';
+  readonly capabilities: TransportCapabilities;
+  readonly #options: ResolvedSqsOptions;
+  readonly #directory: QueueDirectory;
+  readonly #publisher: SqsPublisher;
+  readonly #deadLetters: DeadLetterWriter;
+  readonly #subscriptions = new Set<SqsSubscription>();
+  #closed = false;
+
+  constructor(options: SqsTransportOptions) {
+    this.#options = resolveSqsOptions(options);
+    const o = this.#options;
+    this.#directory = new QueueDirectory(o.client);
+    this.#publisher = new SqsPublisher(o.client, this.#directory, {
+      maxMessageBytes: o.maxMessageBytes,
+      concurrency: o.publishConcurrency,
+      attempts: o.publishAttempts,
+      clock: o.clock,
+    });
+    this.#deadLetters = new DeadLetterWriter(o.client, this.#directory, o.maxMessageBytes);
+    this.capabilities = Object.freeze({
+      model: 'queue',
+      ordering: o.fifo ? 'group' : 'none',
+      consumerGroups: false,
+      replay: false,
+      delayedRetry: true,
+      maxRetryDelayMs: SqsLimits.maxVisibilitySeconds * 1000,
+      nativeRedrive: true,
+      exactlyOnce: false,
+      // With the heartbeat, a message stays leased until maxProcessingMs; without it, for the visibility timeout.
+      leaseMs: o.heartbeatIntervalMs === false ? o.visibilityTimeoutS * 1000 : o.maxProcessingMs,
+    });
+  }
+
+  /** The SDK connects lazily; nothing to do but refuse use after close. */
+  async start(): Promise<void> {
+    this.#assertOpen();
+  }
+
+  async subscribe(spec: SubscriptionSpec, sink: DeliverySink): Promise<TransportSubscription> {
+    this.#assertOpen();
+    if (spec.semantics === 'exactly-once')
+      throw new SwitchyardError(
+        'SWITCHYARD_CAPABILITY',
+        `SQS queue '${spec.destination}' cannot be consumed exactly-once: use at-least-once with idempotency`,
+        { retryable: false },
+      );
+    const { pollers, waitTimeSeconds, lease } = resolveSubscriptionOptions(this.#options, spec.options);
+    const queue = await this.#directory.describe(spec.destination);
+    if (this.#options.fifo && !queue.fifo)
+      throw new SwitchyardError(
+        'SWITCHYARD_CAPABILITY',
+        `SqsTransport was created with fifo: true (group ordering) but '${queue.name}' is a standard queue`,
+        { retryable: false },
+      );
+    let depth: QueueDepthMonitor | undefined;
+    if (this.#options.depthIntervalMs > 0) {
+      depth = new QueueDepthMonitor({
+        client: this.#options.client,
+        observer: spec.observer,
+        intervalMs: this.#options.depthIntervalMs,
+        clock: this.#options.clock,
+        logger: this.#options.logger,
+      });
+      depth.watch(queue.url);
+      if (queue.redrive)
+        try {
+          depth.watch(await this.#directory.urlFor(queueNameFromArn(queue.redrive.deadLetterTargetArn)));
+        } catch (error) {
+          this.#options.logger.warn(
+            { err: error, queue: queue.name },
+            'dead-letter queue of the redrive policy not found',
+          );
+        }
+    }
+    const subscription = new SqsSubscription({
+      options: this.#options,
+      queue,
+      spec,
+      sink,
+      pollers,
+      waitTimeSeconds,
+      lease,
+      deadLetters: this.#deadLetters,
+      depth,
+    });
+    this.#subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
+  }
+
+  async publish(destination: string, messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void> {
+    this.#assertOpen();
+    await this.#publisher.publish(destination, messages, options?.signal);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
+  }
+
+  health(): TransportHealth {
+    if (this.#closed) return { ok: false, detail: 'closed' };
+    const failing = [...this.#subscriptions].map((s) => s.health()).filter((h) => !h.ok);
+    if (failing.length > 0) return { ok: false, detail: failing.map((h) => h.detail).join('; ') };
+    return { ok: true, detail: `${this.#subscriptions.size} subscription(s)` };
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SwitchyardError('SWITCHYARD_SHUTDOWN', 'SqsTransport is closed', { retryable: false });
+  }
+}

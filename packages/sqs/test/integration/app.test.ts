@@ -1,0 +1,142 @@
+// The SQS transport under core's runtime: retries as visibility changes following the retry
+// policy, and bad input dead-lettered with a reason, none of it lost or crashing a poller.
+
+import { DeleteQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  createApp,
+  defineCommand,
+  defineHandler,
+  defineQueue,
+  errorCodeOf,
+  RetryableError,
+  type SwitchyardEvents,
+} from '@switchyard/core';
+import { TestResources } from '@switchyard/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createQueueWithDeadLetter, DECODE_ERROR_HEADER, inspectDeadLetters, SqsTransport } from '../../src/index.js';
+import { callsOf, endpointOf, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
+import { waitUntil } from '../support/wait.js';
+
+const ChargeCard = defineCommand({
+  name: 'ChargeCard',
+  schema: z.object({ orderId: z.string(), amount: z.number().positive() }),
+  key: (p) => p.orderId,
+});
+
+describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) => {
+  const resources = new TestResources();
+  afterEach(() => resources.cleanup());
+
+  it('retries by the policy through visibility changes and dead-letters bad input with a reason', async () => {
+    const { client, calls } = recordingClient(endpointOf(service));
+    const name = resources.name('charges');
+    const { queueUrl, dlqUrl } = await createQueueWithDeadLetter(client, {
+      name,
+      visibilityTimeoutS: 5,
+      maxReceiveCount: 10,
+    });
+    resources.track(async () => {
+      await client.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => {});
+      await client.send(new DeleteQueueCommand({ QueueUrl: dlqUrl })).catch(() => {});
+    });
+    const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0 });
+    const queue = defineQueue({ name, commands: [ChargeCard] });
+    const app = createApp({ transport });
+    resources.track(() => app.stop({ deadlineMs: 5_000 }));
+    const processed = new Set<string>();
+    const failuresOf = new Map<string, number>();
+    app.consume(queue, {
+      group: 'billing',
+      deadLetterDestination: `${name}-dlq`,
+      retry: { maxAttempts: 3, initialDelayMs: 1_000, multiplier: 2, jitter: 'none' },
+      retryBudget: false,
+      transportOptions: { waitTimeSeconds: 1 },
+      handlers: [
+        defineHandler(ChargeCard, async (message) => {
+          if (message.payload.orderId.startsWith('flaky')) {
+            const failures = failuresOf.get(message.id) ?? 0;
+            if (failures < 2) {
+              failuresOf.set(message.id, failures + 1);
+              throw new RetryableError('card network busy');
+            }
+          }
+          if (message.payload.orderId.startsWith('doomed')) throw new RetryableError('card network down');
+          processed.add(message.id);
+        }),
+      ],
+    });
+    const deadLettered: SwitchyardEvents['consumer:message:dead-lettered'][] = [];
+    app.events.on('consumer:message:dead-lettered', (e) => deadLettered.push(e));
+    await app.start();
+
+    const sent: string[] = [];
+    for (const orderId of ['o-1', 'o-2', 'flaky-1', 'doomed-1'])
+      sent.push((await app.send(queue, ChargeCard, { orderId, amount: 10 })).id);
+    const raw = async (body: string, attributes: Record<string, string> = {}) => {
+      const out = await client.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: body,
+          MessageAttributes: Object.fromEntries(
+            Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]),
+          ),
+        }),
+      );
+      sent.push(out.MessageId as string);
+      return out.MessageId as string;
+    };
+    const notJson = await raw('this is not json', { 'sy-type': 'ChargeCard' });
+    const invalid = await raw(JSON.stringify({ orderId: 'o-3', amount: -5 }), { 'sy-type': 'ChargeCard' });
+    const unknown = await raw(JSON.stringify({ orderId: 'o-4' }), { 'sy-type': 'RefundCard' });
+    const malformedEnvelope = await raw(
+      JSON.stringify({
+        Type: 'Notification',
+        MessageId: 'x',
+        TopicArn: 'arn:aws:sns:us-east-1:123456789012:t',
+        Message: 7,
+      }),
+    );
+    // No attributes at all: the consumer's only contract takes it, and it is processed.
+    const bare = await raw(JSON.stringify({ orderId: 'o-5', amount: 1 }));
+
+    const expectedDead = 5;
+    await waitUntil(
+      'every message processed or dead-lettered',
+      () => processed.size + deadLettered.length === sent.length,
+      40_000,
+      () => `processed ${processed.size}, dead-lettered ${deadLettered.map((d) => d.record.reason).join(',')}`,
+    );
+    expect(deadLettered).toHaveLength(expectedDead);
+    const reasonOf = (sqsId: string) =>
+      deadLettered.find((d) => d.source.kind === 'queue' && d.source.messageId === sqsId)?.record.reason;
+    expect(reasonOf(notJson)).toBe('decode');
+    expect(reasonOf(invalid)).toBe('validation');
+    expect(reasonOf(unknown)).toBe('unknown-type');
+    expect(reasonOf(malformedEnvelope)).toBeDefined();
+    expect(deadLettered.find((d) => d.messageId === sent[3])?.record).toMatchObject({
+      reason: 'retries-exhausted',
+      attempts: 3,
+    });
+    expect(processed.has(sent[2]!)).toBe(true);
+    expect([...processed].some((id) => id === bare)).toBe(true);
+
+    // The policy's delays (1 s, then 2 s) became the visibility of the retried message.
+    const retries = callsOf(calls, 'ChangeMessageVisibilityBatch')
+      .flatMap((c) => c.input.Entries)
+      .map((e: any) => e.VisibilityTimeout)
+      .filter((v: number) => v !== 5);
+    expect(retries.sort()).toEqual([1, 1, 2, 2]);
+
+    const letters = await inspectDeadLetters(client, dlqUrl, { limit: 10 });
+    expect(letters).toHaveLength(expectedDead);
+    const envelopeLetter = letters.find(
+      (l) => l.record?.source?.kind === 'queue' && l.record.source.messageId === malformedEnvelope,
+    );
+    expect(envelopeLetter?.headers[DECODE_ERROR_HEADER]).toMatch(/without a string Message/);
+    const tooLarge = await app
+      .send(queue, ChargeCard, { orderId: 'x'.repeat(300_000), amount: 1 })
+      .catch((e: unknown) => e);
+    expect(errorCodeOf(tooLarge)).toBe('SWITCHYARD_MESSAGE_TOO_LARGE');
+  });
+});

@@ -1,0 +1,17 @@
+// Waiting on conditions against real servers: a polling loop with an overall deadline, never a fixed sleep.
+
+export async function waitUntil<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  describe?: () => string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe ? `\n${describe()}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
