@@ -17,7 +17,7 @@ mkdirSync(resultsDir, { recursive: true });
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('--'));
 const skipServices = args.includes('--no-services');
-const SUITE_TIMEOUT_MS = Number(process.env.SWITCHYARD_SUITE_TIMEOUT_MS ?? 25 * 60_000);
+const SUITE_TIMEOUT_MS = Number(process.env.SWITCHYARD_SUITE_TIMEOUT_MS ?? 12 * 60_000);
 
 const tally = { passed: 0, failed: 0, skipped: 0 };
 const problems = [];
@@ -146,7 +146,15 @@ async function main() {
   const started = Date.now();
   if (only.length === 0) {
     await check('lint', bin('biome'), ['check', '.']);
-    await check('typecheck', bin('turbo'), ['run', 'typecheck', '--output-logs=errors-only']);
+    // Through pnpm: turbo looks for the workspace's package manager on PATH.
+    await check('typecheck', process.execPath, [
+      join(root, 'scripts', 'pnpm.mjs'),
+      'exec',
+      'turbo',
+      'run',
+      'typecheck',
+      '--output-logs=errors-only',
+    ]);
     await check('circular imports', process.execPath, [join(root, 'scripts', 'check-circular.mjs')]);
   }
 

@@ -15,6 +15,12 @@ export type SourcePosition =
       readonly queue: string;
       readonly messageId: string;
       readonly receiveCount: number;
+      /**
+       * When the queue first handed the message out (SQS ApproximateFirstReceiveTimestamp), ms since
+       * the epoch. A retry on a queue is a visibility change that keeps the message as it was, so this
+       * is how the first failure's time survives redelivery (for max-elapsed limits and DLQ records).
+       */
+      readonly firstReceivedAt?: number;
       /** FIFO message group, when the queue has them. */
       readonly groupId?: string;
     };

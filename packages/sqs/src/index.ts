@@ -22,7 +22,7 @@ export {
 export type { LeaseSettings, SqsSubscriptionOptions, SqsTransportOptions } from './options.js';
 export { SqsLimits, sqsTransportDefaults } from './options.js';
 export type { QueueWithDeadLetter, QueueWithDeadLetterOptions } from './provisioning.js';
-export { createQueueWithDeadLetter, ensureQueue } from './provisioning.js';
+export { createQueueWithDeadLetter, deadLetterQueueName, ensureQueue } from './provisioning.js';
 export type { QueueDescription } from './queue-directory.js';
 export { queueNameFromArn, queueNameOf } from './queue-directory.js';
 export type { SnsEnvelopeResult } from './sns-envelope.js';

@@ -58,6 +58,16 @@ const ALWAYS_REPORTED: ReadonlySet<string> = new Set([
   'FifoThroughputLimit',
 ]);
 
+/**
+ * The DLQ name that goes with a queue: `<name>-dlq`, or `<name>-dlq.fifo` for a FIFO queue (SQS names
+ * allow a dot only in the `.fifo` suffix, so core's `<name>.dlq` default would be refused).
+ */
+export function deadLetterQueueName(queueName: string): string {
+  const fifo = queueName.endsWith('.fifo');
+  const base = queueName.replace(/\.fifo$/, '');
+  return fifoName(`${base}-dlq`, fifo);
+}
+
 function fifoName(name: string, fifo: boolean): string {
   return fifo && !name.endsWith('.fifo') ? `${name}.fifo` : name;
 }
@@ -172,8 +182,7 @@ export async function createQueueWithDeadLetter(
       'pass fifo: true, or drop the option',
     );
   const name = fifoName(options.name, fifo);
-  const base = name.replace(/\.fifo$/, '');
-  const dlqName = fifoName(options.deadLetterName ?? `${base}-dlq`, fifo);
+  const dlqName = options.deadLetterName ? fifoName(options.deadLetterName, fifo) : deadLetterQueueName(name);
 
   const fifoAttributes: Record<string, string> = fifo ? { FifoQueue: 'true' } : {};
   if (fifo && options.contentBasedDeduplication !== undefined)

@@ -304,6 +304,7 @@ export class SqsSubscription implements TransportSubscription {
     const groupId = system.MessageGroupId;
     const receiveCount = Number(system.ApproximateReceiveCount ?? '1') || 1;
     const sentAt = Number(system.SentTimestamp);
+    const firstReceivedAt = Number(system.ApproximateFirstReceiveTimestamp);
     this.#p.depth?.noteReceived(sentAt);
 
     const rawBody = message.Body ?? '';
@@ -328,6 +329,7 @@ export class SqsSubscription implements TransportSubscription {
       queue: queue.name,
       messageId,
       receiveCount,
+      ...(Number.isFinite(firstReceivedAt) && firstReceivedAt > 0 ? { firstReceivedAt } : {}),
       ...(groupId === undefined ? {} : { groupId }),
     };
     const raw: RawMessage = { body: bytes, key: groupId, headers, timestamp, source };

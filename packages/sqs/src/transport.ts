@@ -19,6 +19,7 @@ import {
   SqsLimits,
   type SqsTransportOptions,
 } from './options.js';
+import { deadLetterQueueName } from './provisioning.js';
 import { SqsPublisher } from './publisher.js';
 import { QueueDepthMonitor } from './queue-depth-monitor.js';
 import { QueueDirectory, queueNameFromArn } from './queue-directory.js';
@@ -114,6 +115,11 @@ export class SqsTransport implements Transport {
     this.#subscriptions.add(subscription);
     subscription.start();
     return subscription;
+  }
+
+  /** `<queue>-dlq` (`<queue>-dlq.fifo`): what `createQueueWithDeadLetter` provisions. */
+  deadLetterDestinationFor(destination: string): string {
+    return deadLetterQueueName(destination);
   }
 
   async publish(destination: string, messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void> {

@@ -462,6 +462,7 @@ export class MemoryQueueSubscription implements TransportSubscription {
           queue: m.queue,
           messageId: m.messageId,
           receiveCount: m.receiveCount,
+          ...(m.firstReceivedAt !== undefined ? { firstReceivedAt: m.firstReceivedAt } : {}),
           ...(m.groupId !== undefined && this.#queue.fifo ? { groupId: m.groupId } : {}),
         },
       },

@@ -124,6 +124,12 @@ export interface Transport {
   /** Connect producers and admin clients. Idempotent. */
   start(): Promise<void>;
   subscribe(spec: SubscriptionSpec, sink: DeliverySink): Promise<TransportSubscription>;
+  /**
+   * The dead-letter destination for `destination` when a consumer names none. Core's default is
+   * `<destination>.dlq`; a transport whose names cannot hold that (SQS allows a dot only in `.fifo`)
+   * says its own.
+   */
+  deadLetterDestinationFor?(destination: string): string;
   /** Resolves when every message is acknowledged by the broker. */
   publish(destination: string, messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void>;
   /** Flush and disconnect. Idempotent. */
