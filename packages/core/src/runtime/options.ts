@@ -234,12 +234,15 @@ export function resolveConsumeOptions(
       'pass resolveType: (raw) => raw.headers.type',
     );
 
-  const deadLetterDestination = options.deadLetterDestination ?? `${channel.name}${consumerDefaults.dlqSuffix}`;
+  // The transport may name its own default (SQS names cannot hold `.dlq`).
+  const defaultDeadLetter =
+    transport.deadLetterDestinationFor?.(channel.name) ?? `${channel.name}${consumerDefaults.dlqSuffix}`;
+  const deadLetterDestination = options.deadLetterDestination ?? defaultDeadLetter;
   if (typeof deadLetterDestination !== 'string' || deadLetterDestination === '')
     throw new InvalidOptionError(
       'deadLetterDestination',
       'must be a non-empty destination name',
-      `omit it for '${channel.name}.dlq'`,
+      `omit it for '${defaultDeadLetter}'`,
     );
   if (deadLetterDestination === channel.name)
     throw new InvalidOptionError(

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { hasCode } from '../../src/errors.js';
+import { hasCode, NonRetryableError } from '../../src/errors.js';
 import { defineHandler } from '../../src/handlers.js';
 import { createApp } from '../../src/runtime/app.js';
 import { FakeTransport, queueCapabilities } from './fake-transport.js';
-import { ChargeCard, harness, OrderPlaced, OrderShipped, orders, payments } from './harness.js';
+import { ChargeCard, deliver, harness, OrderPlaced, OrderShipped, orders, payments } from './harness.js';
 
 const placed = defineHandler(OrderPlaced, () => {});
 const charge = defineHandler(ChargeCard, () => {});
@@ -169,5 +169,31 @@ describe('consumer options are checked at consume()', () => {
     expect(() => createApp({ transport: new FakeTransport(), shutdown: { deadlineMs: -1 } })).toThrow(
       /Invalid option 'shutdown.deadlineMs'/,
     );
+  });
+});
+
+describe('the default dead-letter destination', () => {
+  const poison = defineHandler(ChargeCard, () => {
+    throw new NonRetryableError('card declined for good');
+  });
+
+  it('is <destination>.dlq unless the transport names its own', async () => {
+    const { app, transport } = harness(queueCapabilities);
+    app.consume(payments, { group: 'payments', handlers: [poison] });
+    await app.start();
+    const d = await deliver(transport, ChargeCard, { orderId: 'o-1', cents: 100 });
+    const settlement = await d.settled;
+    expect(settlement).toMatchObject({ kind: 'dead-letter', destination: 'payments.dlq' });
+    await app.stop();
+  });
+
+  it("follows the transport's naming when it has one (SQS names cannot hold '.dlq')", async () => {
+    const { app, transport } = harness(queueCapabilities);
+    Object.assign(transport, { deadLetterDestinationFor: (name: string) => `${name}-dlq` });
+    app.consume(payments, { group: 'payments', handlers: [poison] });
+    await app.start();
+    const d = await deliver(transport, ChargeCard, { orderId: 'o-2', cents: 100 });
+    expect(await d.settled).toMatchObject({ kind: 'dead-letter', destination: 'payments-dlq' });
+    await app.stop();
   });
 });
