@@ -1,0 +1,112 @@
+// A child process of the memory section, so each side's RSS is its own process's: forked with the
+// task as JSON in argv[2]; reports over IPC and exits.
+//   consume: consume `count` messages from `topic` (Switchyard or raw kafkajs, no-op handler) and
+//            report RSS after loading, at the end and at its peak.
+//   backlog: a Switchyard consumer with a slow handler while the parent keeps producing; reports
+//            RSS samples over `seconds`.
+
+// Each side's modules are imported only when that side runs: the raw child never loads Switchyard.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { within } from '../deadline.js';
+import { deadlineFor, kafkaClient } from '../kafka/client.js';
+
+export type ChildTask =
+  | { kind: 'consume'; side: 'switchyard' | 'raw'; brokers: string[]; topic: string; count: number }
+  | {
+      kind: 'backlog';
+      brokers: string[];
+      topic: string;
+      group: string;
+      maxInFlight: number;
+      handlerMs: number;
+      seconds: number;
+    };
+
+export type ChildReport =
+  | { kind: 'consume'; rssIdle: number; rssEnd: number; rssPeak: number; heapUsedEnd: number; rate: number }
+  | { kind: 'backlog'; samples: [number, number][]; processed: number }
+  | { kind: 'error'; message: string };
+
+const mb = (bytes: number) => bytes / (1024 * 1024);
+
+async function consume(task: Extract<ChildTask, { kind: 'consume' }>): Promise<ChildReport> {
+  const run = { brokers: task.brokers, topic: task.topic, count: task.count };
+  let start: (onDone: () => void) => Promise<{ rate: number }>;
+  if (task.side === 'switchyard') {
+    const { switchyardConsume } = await import('../kafka/switchyard-consume.js');
+    start = (onDone) => switchyardConsume(run, { onDone });
+  } else {
+    const { rawConsume } = await import('../kafka/raw-consume.js');
+    start = (onDone) => rawConsume(kafkaClient(task.brokers, 'bench-memory-raw'), run, onDone);
+  }
+  // After the side's modules are loaded, before it connects.
+  const rssIdle = mb(process.memoryUsage.rss());
+  let rssPeak = rssIdle;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, mb(process.memoryUsage.rss()));
+  }, 100);
+  try {
+    // Measured when the M-th message is handled, before the consumer closes: what a running
+    // service holds after M messages.
+    let rssEnd = 0;
+    let heapUsedEnd = 0;
+    const { rate } = await start(() => {
+      rssEnd = mb(process.memoryUsage.rss());
+      heapUsedEnd = mb(process.memoryUsage().heapUsed);
+    });
+    rssPeak = Math.max(rssPeak, rssEnd);
+    return { kind: 'consume', rssIdle, rssEnd, rssPeak, heapUsedEnd, rate };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+async function backlog(task: Extract<ChildTask, { kind: 'backlog' }>): Promise<ChildReport> {
+  const { createApp, defineHandler, defineTopic } = await import('@switchyard/core');
+  const { KafkaTransport } = await import('@switchyard/kafka');
+  const { OrderPlaced } = await import('../contracts.js');
+  const app = createApp({ transport: new KafkaTransport({ brokers: task.brokers, clientId: 'bench-backlog' }) });
+  let processed = 0;
+  app.consume(defineTopic({ name: task.topic, events: [OrderPlaced] }), {
+    group: task.group,
+    maxInFlight: task.maxInFlight,
+    handlers: [
+      defineHandler(OrderPlaced, async () => {
+        await sleep(task.handlerMs);
+        processed++;
+      }),
+    ],
+  });
+  const samples: [number, number][] = [];
+  const started = performance.now();
+  await within(app.start(), 60_000, 'Switchyard app start');
+  const end = started + task.seconds * 1000;
+  while (performance.now() < end) {
+    samples.push([(performance.now() - started) / 1000, mb(process.memoryUsage.rss())]);
+    await sleep(250);
+  }
+  await within(app.stop({ deadlineMs: 5_000 }), 30_000, 'Switchyard app stop');
+  return { kind: 'backlog', samples, processed };
+}
+
+// Orphaned (the parent died without killing us): stop at once rather than at the deadline.
+process.on('disconnect', () => process.exit(1));
+const task = JSON.parse(process.argv[2] ?? '{}') as ChildTask;
+const send = (report: ChildReport) =>
+  new Promise<void>((resolve) => {
+    if (process.send) process.send(report, () => resolve());
+    else {
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      resolve();
+    }
+  });
+try {
+  const work = task.kind === 'consume' ? consume(task) : backlog(task);
+  await send(
+    await within(work, deadlineFor(task.kind === 'consume' ? task.count : 0) + 120_000, `memory child ${task.kind}`),
+  );
+} catch (error) {
+  await send({ kind: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+}
+process.exit(0);
