@@ -4,7 +4,7 @@
 import type { DeadLetterRecord, Delivery } from '@switchyard/core';
 import { hasCode, readDeadLetterHeaders } from '@switchyard/core';
 import { ManualClock } from '@switchyard/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KafkaTransport } from '../src/index.js';
 import { KafkaHeaders, SpringDeadLetterHeaders } from '../src/index.js';
 import { record } from './support/fake-driver.js';
@@ -165,8 +165,29 @@ describe('rebalances', () => {
 });
 
 describe('pausing', () => {
-  it('pauses a partition when in-flight bounds are reached and resumes it when they drain', async () => {
+  it('waits inside the batch while the subscription is full, without pausing, and goes on as deliveries settle', async () => {
+    // Pausing every partition would make kafkajs sleep maxWaitTimeInMs before its next fetch.
     const h = await setup({}, { maxInFlight: 2 });
+    const paused: string[] = [];
+    h.transport.events.on('kafka:partition:paused', (e) => paused.push(e.reason));
+    const batch = h.consumer.deliver(
+      'orders',
+      0,
+      [0, 1, 2, 3].map((o) => record(o)),
+    );
+    await vi.waitFor(() => expect(h.deliveries).toHaveLength(2));
+    expect(paused).toEqual([]);
+    expect(h.consumer.paused.has('orders/0')).toBe(false);
+    await h.deliveries[0]!.settle({ kind: 'ack' });
+    await vi.waitFor(() => expect(h.deliveries).toHaveLength(3));
+    await h.deliveries[1]!.settle({ kind: 'ack' });
+    const result = await batch;
+    expect(result.advanced).toEqual(['3']);
+    expect(h.deliveries.map((d) => d.message.source)).toMatchObject([0, 1, 2, 3].map((o) => ({ offset: String(o) })));
+  });
+
+  it('pauses a partition that reached its own in-flight bound and resumes it when it drains', async () => {
+    const h = await setup({ consumer: { partitionMaxInFlight: 2 } }, { maxInFlight: 10 });
     const paused: string[] = [];
     h.transport.events.on('kafka:partition:paused', (e) => paused.push(e.reason));
     const result = await h.consumer.deliver(

@@ -151,6 +151,8 @@ export class KafkaSubscription implements TransportSubscription {
   #sourceTopics: string[] = [];
   #inFlight = 0;
   #inFlightBytes = 0;
+  /** Hand-overs waiting for in-flight room; called on every settlement. */
+  readonly #roomWaiters = new Set<() => void>();
   #activeBatches = 0;
   #idleWaiters: Array<() => void> = [];
   #stopping = false;
@@ -494,10 +496,46 @@ export class KafkaSubscription implements TransportSubscription {
     );
   }
 
-  #boundsFull(state: PartitionState, size: number): boolean {
-    if (this.#partitionMaxInFlight > 0 && state.unsettled.size >= this.#partitionMaxInFlight) return true;
+  #partitionFull(state: PartitionState): boolean {
+    return this.#partitionMaxInFlight > 0 && state.unsettled.size >= this.#partitionMaxInFlight;
+  }
+
+  #subscriptionFull(size: number): boolean {
     if (this.#inFlight >= this.#spec.maxInFlight) return true;
     return this.#inFlight > 0 && this.#inFlightBytes + size > this.#spec.maxInFlightBytes;
+  }
+
+  /**
+   * Waits inside the batch until the subscription has room again. Pausing instead would pause every
+   * partition at once, and kafkajs then sleeps `maxWaitTimeInMs` before it fetches again even after
+   * a resume: one partition would run at maxInFlight messages per second. Heartbeats go on meanwhile.
+   * Resolves false when the hand-over must stop (revoked, stopping, rebalancing).
+   */
+  #waitForRoom(
+    state: PartitionState,
+    size: number,
+    controls: BatchControls,
+    heartbeat: HeartbeatTimer,
+  ): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!this.#mayHandOver(state, controls, heartbeat)) done(false);
+        else if (!this.#subscriptionFull(size)) done(true);
+      };
+      // A rebalance shows only through the heartbeat's flag: look again now and then.
+      const poll = setInterval(check, Math.max(50, Math.floor(this.#ctx.options.consumer.heartbeatIntervalMs / 2)));
+      const done = (room: boolean) => {
+        clearInterval(poll);
+        this.#roomWaiters.delete(check);
+        state.controller.signal.removeEventListener('abort', check);
+        this.#stop.signal.removeEventListener('abort', check);
+        resolve(room);
+      };
+      this.#roomWaiters.add(check);
+      state.controller.signal.addEventListener('abort', check, { once: true });
+      this.#stop.signal.addEventListener('abort', check, { once: true });
+      check();
+    });
   }
 
   async #handOver(
@@ -545,9 +583,12 @@ export class KafkaSubscription implements TransportSubscription {
         }
       }
       const size = recordBytes(record);
-      if (!atMostOnce && this.#boundsFull(state, size)) {
+      if (!atMostOnce && this.#partitionFull(state)) {
         this.#pause(state, 'backpressure');
         break;
+      }
+      if (!atMostOnce && this.#subscriptionFull(size)) {
+        if (!(await this.#waitForRoom(state, size, controls, heartbeat))) break;
       }
       if (this.#rate) {
         try {
@@ -683,6 +724,7 @@ export class KafkaSubscription implements TransportSubscription {
   }
 
   #resumeIfRoom(): void {
+    for (const waiter of [...this.#roomWaiters]) waiter();
     const roomy =
       this.#inFlight <= this.#spec.maxInFlight / 2 && this.#inFlightBytes <= this.#spec.maxInFlightBytes / 2;
     for (const state of this.#partitions.values()) {
