@@ -41,8 +41,19 @@ interface Entry {
   readonly sizeBytes: number;
 }
 
-interface Waiter {
+/**
+ * One ordering key's work: tasks admitted (the head is running) and how many wait for admission.
+ * One map entry per key holds both, so a task costs one lookup on the way in and at most one
+ * delete on the way out (the per-message cost the scheduler adds to every delivery).
+ */
+interface KeyState {
   readonly key: string;
+  readonly admitted: Entry[];
+  waiting: number;
+}
+
+interface Waiter {
+  readonly state: KeyState;
   readonly entry: Entry;
   readonly resolve: () => void;
   readonly reject: (reason: unknown) => void;
@@ -57,12 +68,12 @@ export class KeyedScheduler {
   readonly #hotFactor: number;
   readonly #hotMinDepth: number;
 
-  /** Admitted tasks per key; the head is running. */
-  readonly #queues = new Map<string, Entry[]>();
+  /** Keys with work admitted or waiting; a key leaves when it has neither. */
+  readonly #keys = new Map<string, KeyState>();
+  /** Keys with admitted work (`queuedKeys`). */
+  #activeKeys = 0;
   /** Waiting for admission, FIFO across keys. */
   readonly #waiters: Waiter[] = [];
-  /** Work per key: admitted + waiting, for hot-key detection. */
-  readonly #depth = new Map<string, number>();
   #inFlight = 0;
   #inFlightBytes = 0;
   #idleWaiters: Array<() => void> = [];
@@ -99,7 +110,7 @@ export class KeyedScheduler {
 
   /** Keys with admitted work. */
   get queuedKeys(): number {
-    return this.#queues.size;
+    return this.#activeKeys;
   }
 
   /** Tasks waiting for admission. */
@@ -112,25 +123,25 @@ export class KeyedScheduler {
    * still waits (the task then never runs).
    */
   schedule(key: string, sizeBytes: number, task: ScheduledTask, signal?: AbortSignal): Promise<void> {
-    const entry: Entry = { task, sizeBytes: Math.max(0, sizeBytes) };
     if (signal?.aborted) return Promise.reject(signal.reason ?? abortError());
-    this.#addDepth(key, 1);
-    if (this.#waiters.length === 0 && this.#fits(entry.sizeBytes)) {
-      this.#admit(key, entry);
-      return Promise.resolve();
-    }
+    if (this.tryAdmit(key, sizeBytes, task)) return Promise.resolve();
+    const entry: Entry = { task, sizeBytes: Math.max(0, sizeBytes) };
+    const state = this.#stateOf(key);
+    state.waiting += 1;
+    this.#checkHot(state);
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         const index = this.#waiters.indexOf(waiter);
         if (index >= 0) {
           this.#waiters.splice(index, 1);
-          this.#addDepth(key, -1);
+          state.waiting -= 1;
+          this.#forgetIfIdle(state);
           this.#notifyIdle();
           reject(signal?.reason ?? abortError());
         }
       };
       const waiter: Waiter = {
-        key,
+        state,
         entry,
         resolve,
         reject,
@@ -139,6 +150,20 @@ export class KeyedScheduler {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
     });
+  }
+
+  /**
+   * Admits the task at once when nothing waits before it and the bounds have room, as `schedule`
+   * would; false (nothing done) otherwise, and the caller then uses `schedule` to wait. Lets a
+   * caller on the hot path skip a promise per task when there is room, which is the common case.
+   */
+  tryAdmit(key: string, sizeBytes: number, task: ScheduledTask): boolean {
+    const size = Math.max(0, sizeBytes);
+    if (this.#waiters.length > 0 || !this.#fits(size)) return false;
+    const state = this.#stateOf(key);
+    this.#admit(state, { task, sizeBytes: size });
+    this.#checkHot(state);
+    return true;
   }
 
   /** Resolves when nothing is admitted or waiting. */
@@ -165,14 +190,17 @@ export class KeyedScheduler {
   hotKeys(factor = this.#hotFactor, minDepth = this.#hotMinDepth): HotKeyReport[] {
     const median = this.#medianDepth();
     const hot: HotKeyReport[] = [];
-    for (const [key, depth] of this.#depth)
-      if (depth >= minDepth && depth >= factor * median) hot.push({ key, depth, median });
+    for (const state of this.#keys.values()) {
+      const depth = depthOf(state);
+      if (depth >= minDepth && depth >= factor * median) hot.push({ key: state.key, depth, median });
+    }
     return hot.sort((a, b) => b.depth - a.depth);
   }
 
   /** Backlog of one key (running + queued + waiting). */
   depthOf(key: string): number {
-    return this.#depth.get(key) ?? 0;
+    const state = this.#keys.get(key);
+    return state === undefined ? 0 : depthOf(state);
   }
 
   #fits(sizeBytes: number): boolean {
@@ -182,36 +210,66 @@ export class KeyedScheduler {
     return this.#inFlightBytes + sizeBytes <= this.#maxBytes;
   }
 
-  #admit(key: string, entry: Entry): void {
-    this.#inFlight += 1;
-    this.#inFlightBytes += entry.sizeBytes;
-    const queue = this.#queues.get(key);
-    if (queue) {
-      queue.push(entry);
-      return;
+  #stateOf(key: string): KeyState {
+    let state = this.#keys.get(key);
+    if (state === undefined) {
+      state = { key, admitted: [], waiting: 0 };
+      this.#keys.set(key, state);
     }
-    this.#queues.set(key, [entry]);
-    // Start on a microtask so a task never runs inside the caller's `schedule()` call.
-    queueMicrotask(() => void this.#runKey(key));
+    return state;
   }
 
-  async #runKey(key: string): Promise<void> {
-    const queue = this.#queues.get(key);
-    while (queue && queue.length > 0) {
-      const entry = queue[0]!;
-      try {
-        await entry.task();
-      } catch (error) {
-        this.#onTaskError?.(error, key);
-      }
-      queue.shift();
-      this.#inFlight -= 1;
-      this.#inFlightBytes -= entry.sizeBytes;
-      this.#addDepth(key, -1);
-      if (queue.length === 0) this.#queues.delete(key);
-      this.#admitWaiters();
-      this.#notifyIdle();
+  #forgetIfIdle(state: KeyState): void {
+    if (state.admitted.length === 0 && state.waiting === 0) this.#keys.delete(state.key);
+  }
+
+  #admit(state: KeyState, entry: Entry): void {
+    this.#inFlight += 1;
+    this.#inFlightBytes += entry.sizeBytes;
+    state.admitted.push(entry);
+    if (state.admitted.length > 1) return;
+    this.#activeKeys += 1;
+    // Start on a microtask so a task never runs inside the caller's `schedule()` call.
+    queueMicrotask(() => this.#runHead(state));
+  }
+
+  // Runs the key's head task, then (in #headDone) the next one. Chained with `then` rather than an
+  // `async` loop: most keys run a single task, and an async frame per key run was needless garbage.
+  #runHead(state: KeyState): void {
+    const entry = state.admitted[0]!;
+    let running: Promise<void>;
+    try {
+      running = entry.task();
+    } catch (error) {
+      running = Promise.reject(error);
     }
+    running.then(
+      () => this.#headDone(state, entry),
+      (error: unknown) => {
+        try {
+          this.#onTaskError?.(error, state.key);
+        } finally {
+          this.#headDone(state, entry);
+        }
+      },
+    );
+  }
+
+  #headDone(state: KeyState, entry: Entry): void {
+    const queue = state.admitted;
+    queue.shift();
+    this.#inFlight -= 1;
+    this.#inFlightBytes -= entry.sizeBytes;
+    // Decided before admitting waiters: a waiter of this key admitted into the emptied queue starts
+    // a run of its own (see #admit), which must not be started twice.
+    const more = queue.length > 0;
+    if (!more) {
+      this.#activeKeys -= 1;
+      this.#forgetIfIdle(state);
+    }
+    this.#admitWaiters();
+    this.#notifyIdle();
+    if (more) this.#runHead(state);
   }
 
   #admitWaiters(): void {
@@ -219,24 +277,24 @@ export class KeyedScheduler {
     while (this.#waiters.length > 0 && this.#fits(this.#waiters[0]!.entry.sizeBytes)) {
       const waiter = this.#waiters.shift()!;
       waiter.cleanup();
-      this.#admit(waiter.key, waiter.entry);
+      waiter.state.waiting -= 1;
+      this.#admit(waiter.state, waiter.entry);
       waiter.resolve();
     }
   }
 
-  #addDepth(key: string, delta: number): void {
-    const before = this.#depth.get(key) ?? 0;
-    const after = before + delta;
-    if (after <= 0) this.#depth.delete(key);
-    else this.#depth.set(key, after);
-    if (delta > 0 && this.#onHotKey && after >= this.#hotMinDepth && isCheckpoint(after / this.#hotMinDepth)) {
+  /** Called when a key's backlog grew by one. */
+  #checkHot(state: KeyState): void {
+    if (this.#onHotKey === undefined) return;
+    const depth = depthOf(state);
+    if (depth >= this.#hotMinDepth && isCheckpoint(depth / this.#hotMinDepth)) {
       const median = this.#medianDepth();
-      if (after >= this.#hotFactor * median) this.#onHotKey({ key, depth: after, median });
+      if (depth >= this.#hotFactor * median) this.#onHotKey({ key: state.key, depth, median });
     }
   }
 
   #medianDepth(): number {
-    const depths = [...this.#depth.values()].sort((a, b) => a - b);
+    const depths = Array.from(this.#keys.values(), depthOf).sort((a, b) => a - b);
     if (depths.length === 0) return 0;
     const mid = depths.length >> 1;
     return depths.length % 2 === 1 ? depths[mid]! : (depths[mid - 1]! + depths[mid]!) / 2;
@@ -252,6 +310,10 @@ export class KeyedScheduler {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+function depthOf(state: KeyState): number {
+  return state.admitted.length + state.waiting;
 }
 
 /** 1, 2, 4, 8, …: report a growing backlog a logarithmic number of times. */

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
 import type { AnyContract, PayloadOf } from './contracts.js';
-import type { Envelope, OutgoingMessage, RawMessage, SourcePosition } from './envelope.js';
+import type { Envelope, OutgoingMessage, RawMessage, SourcePosition, TraceContextCarrier } from './envelope.js';
 import { SwitchyardError } from './errors.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
@@ -127,7 +127,7 @@ export function decodeRawMessage(raw: RawMessage, resolve: TypeResolver, attempt
   const named = h[WireHeaders.type];
   if (raw.body === null) return decodeFailure('message has no body (tombstone)', named);
   const contentType = h[WireHeaders.contentType];
-  if (contentType !== undefined && !/json/i.test(contentType))
+  if (contentType !== undefined && contentType !== JSON_CONTENT_TYPE && !/json/i.test(contentType))
     return decodeFailure(`unsupported content-type '${contentType}' (expected application/json)`, named);
   let payload: unknown;
   try {
@@ -174,14 +174,17 @@ export function decodeRawMessage(raw: RawMessage, resolve: TypeResolver, attempt
     attempt,
     correlationId: h[WireHeaders.correlationId],
     causationId: h[WireHeaders.causationId],
-    traceContext: {
-      ...(traceparent === undefined ? {} : { traceparent }),
-      ...(tracestate === undefined ? {} : { tracestate }),
-    },
+    traceContext: traceContextOf(traceparent, tracestate),
     source: raw.source,
     schemaVersion: Number.isFinite(schemaVersion) ? schemaVersion : undefined,
   };
   return { ok: true, envelope, contract };
+}
+
+/** The W3C headers as the envelope carries them: only those present (built per message, without spreads). */
+function traceContextOf(traceparent: string | undefined, tracestate: string | undefined): TraceContextCarrier {
+  if (traceparent === undefined) return tracestate === undefined ? {} : { tracestate };
+  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
 }
 
 /** The transport position as an id, for messages that carry no `sy-id`. */

@@ -11,24 +11,32 @@
 // the message is never acked instead and never dropped.
 
 import type { Context } from '@opentelemetry/api';
-import { context as otelContext } from '@opentelemetry/api';
 import type { Clock, RandomSource } from '../clock.js';
 import type { AnyContract } from '../contracts.js';
 import type { DeadLetterReason } from '../dead-letter.js';
 import type { Envelope } from '../envelope.js';
 import { errorCodeOf, hasCode, isRetryable, RetryableError, SwitchyardError } from '../errors.js';
 import type { MessageEventBase, SwitchyardEvents, TypedEvents } from '../events.js';
-import type { HandlerContext } from '../handlers.js';
+import type { HandlerContext, HandlerDefinition } from '../handlers.js';
 import { KeyedScheduler } from '../keyed-scheduler.js';
 import { childLogger, type Logger } from '../logger.js';
 import { isOutcome, type Outcome } from '../outcome.js';
 import type { Delivery, Settlement, TransportHealth, TransportSubscription } from '../ports/transport.js';
 import type { StandardSchemaV1 } from '../standard-schema.js';
 import { Attr } from '../telemetry/attributes.js';
-import type { ProcessSpan, Telemetry } from '../telemetry/telemetry.js';
-import { decodeRawMessage, fallbackId, type TypeResolver, validationError, WireHeaders } from '../wire.js';
+import type { ConsumerTelemetry, ProcessSpan, Telemetry } from '../telemetry/telemetry.js';
+import {
+  type DecodeResult,
+  decodeRawMessage,
+  fallbackId,
+  type TypeResolver,
+  validationError,
+  WireHeaders,
+} from '../wire.js';
 import { buildDeadLetterRecord } from './dead-letter-record.js';
-import { messageScope } from './message-scope.js';
+import { type DeadlineTicket, HandlerDeadlines, type TimedRun } from './handler-deadlines.js';
+import { InFlightList, type Linked } from './in-flight-list.js';
+import { type MessageScope, messageScope } from './message-scope.js';
 import type { ResolvedConsumer, ResolvedHandler } from './options.js';
 
 export interface ConsumerDeps {
@@ -102,14 +110,17 @@ export class ConsumerRuntime {
   readonly #scheduler: KeyedScheduler;
   readonly #resolver: TypeResolver;
   readonly #labels: { readonly system: string; readonly destination: string; readonly consumerGroup: string };
-  readonly #observer: ReturnType<Telemetry['observer']>;
+  readonly #telemetry: ConsumerTelemetry;
+  readonly #observer: ReturnType<ConsumerTelemetry['observer']>;
   readonly #logger: Logger;
   /** Aborted when stop begins: no new work starts, waits end, unstarted deliveries are released. */
   readonly #stopping = new AbortController();
   /** Aborted at the shutdown deadline: running handlers are aborted and their messages released. */
   readonly #abandon = new AbortController();
   /** Handed over and not started yet (waiting for room or behind their key). */
-  readonly #pending = new Set<PendingDelivery>();
+  readonly #pending = new InFlightList<PendingDelivery>();
+  /** Handlers running now, and what aborts them. */
+  readonly #runs: HandlerRuns;
   #subscription: TransportSubscription | undefined;
   #state: ConsumerState = 'idle';
   #abandoned = 0;
@@ -118,19 +129,21 @@ export class ConsumerRuntime {
   constructor(config: ResolvedConsumer, deps: ConsumerDeps) {
     this.config = config;
     this.#deps = deps;
+    this.#runs = new HandlerRuns(deps.clock);
     this.#labels = {
       system: config.transport.system,
       destination: config.channel.name,
       consumerGroup: config.group,
     };
     this.#logger = childLogger(deps.logger, { destination: config.channel.name, consumerGroup: config.group });
-    this.#observer = deps.telemetry.observer(this.#labels);
+    this.#telemetry = deps.telemetry.consumer(this.#labels);
+    this.#observer = this.#telemetry.observer();
     this.#scheduler = new KeyedScheduler({
       maxInFlight: config.maxInFlight,
       maxInFlightBytes: config.maxInFlightBytes,
       onTaskError: (error) => this.#reportError(error, 'unexpected error in the message pipeline'),
       onHotKey: (report) => {
-        deps.telemetry.hotKey(this.#labels);
+        this.#telemetry.hotKey();
         this.#logger.warn(
           { orderingKey: report.key, backlog: report.depth, medianBacklog: report.median },
           'hot ordering key: its backlog is far above the median, other keys may wait behind it',
@@ -188,7 +201,7 @@ export class ConsumerRuntime {
     this.#state = 'draining';
     this.#stopping.abort(new SwitchyardError('SWITCHYARD_SHUTDOWN', 'consumer is stopping', { retryable: false }));
     const releases: Promise<void>[] = [];
-    for (const pending of this.#pending) {
+    for (const pending of this.#pending.snapshot()) {
       if (pending.started || pending.released) continue;
       pending.released = true;
       releases.push(this.#release(pending.delivery));
@@ -203,9 +216,11 @@ export class ConsumerRuntime {
 
   /** Past the deadline: abort running handlers and release their messages; resolves when they are settled or `grace` fires. */
   async abandonRest(grace: AbortSignal): Promise<boolean> {
-    this.#abandon.abort(
-      new SwitchyardError('SWITCHYARD_SHUTDOWN', 'shutdown deadline passed; handler aborted', { retryable: false }),
-    );
+    const reason = new SwitchyardError('SWITCHYARD_SHUTDOWN', 'shutdown deadline passed; handler aborted', {
+      retryable: false,
+    });
+    this.#abandon.abort(reason);
+    this.#runs.abortAll(reason);
     return this.#scheduler.drain(grace);
   }
 
@@ -213,6 +228,7 @@ export class ConsumerRuntime {
     try {
       await this.#subscription?.close();
     } finally {
+      this.#runs.close();
       this.#observer.dispose();
       this.#state = 'stopped';
     }
@@ -235,54 +251,61 @@ export class ConsumerRuntime {
 
   // ---------------------------------------------------------------------------------------------
 
-  async #sink(delivery: Delivery): Promise<void> {
-    // The context active where the transport hands the message over: an instrumentation's span there
-    // becomes the parent of ours (see telemetry.ts).
-    const outer = this.#deps.telemetry.active();
-    if (this.#stopping.signal.aborted) {
-      await this.#release(delivery);
-      return;
-    }
-    const pending: PendingDelivery = { delivery, started: false, released: false };
-    this.#pending.add(pending);
+  // Not `async`, like #start: when there is room (the usual case) the delivery is admitted without
+  // a promise of its own, and the transport gets one shared resolved promise.
+  #sink(delivery: Delivery): Promise<void> {
     try {
-      await this.#scheduler.schedule(
-        delivery.orderingKey,
-        delivery.sizeBytes,
-        () => this.#start(pending, outer),
-        this.#stopping.signal,
-      );
-    } catch {
-      // Stopping while it waited for room: it never started, give it back.
-      this.#pending.delete(pending);
-      if (!pending.released) {
-        pending.released = true;
-        await this.#release(delivery);
-      }
+      // The context active where the transport hands the message over: an instrumentation's span
+      // there becomes the parent of ours (see telemetry.ts).
+      const outer = this.#deps.telemetry.active();
+      if (this.#stopping.signal.aborted) return this.#release(delivery);
+      const pending: PendingDelivery = {
+        delivery,
+        started: false,
+        released: false,
+        prev: undefined,
+        next: undefined,
+        listed: false,
+      };
+      this.#pending.add(pending);
+      const task = () => this.#start(pending, outer);
+      if (this.#scheduler.tryAdmit(delivery.orderingKey, delivery.sizeBytes, task)) return ADMITTED;
+      return this.#scheduler
+        .schedule(delivery.orderingKey, delivery.sizeBytes, task, this.#stopping.signal)
+        .catch(() => {
+          // Stopping while it waited for room: it never started, give it back.
+          this.#pending.delete(pending);
+          if (pending.released) return;
+          pending.released = true;
+          return this.#release(delivery);
+        });
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
-  async #start(pending: PendingDelivery, outer: Context): Promise<void> {
+  #start(pending: PendingDelivery, outer: Context): Promise<void> {
     this.#pending.delete(pending);
-    if (pending.released) return;
+    if (pending.released) return ADMITTED;
     if (this.#stopping.signal.aborted) {
       pending.released = true;
-      await this.#release(pending.delivery);
-      return;
+      return this.#release(pending.delivery);
     }
     pending.started = true;
-    await this.#process(pending.delivery, outer);
+    return this.#process(pending.delivery, outer);
   }
 
-  async #process(delivery: Delivery, outer: Context): Promise<void> {
-    if (delivery.signal.aborted) return;
-    const { telemetry } = this.#deps;
-    telemetry.inFlight(this.#labels, 1);
-    telemetry.consumed(this.#labels);
+  // Not `async`, like the steps after it: a suspended async function keeps a frame with all its
+  // locals, and the pipeline's frames came to kilobytes of garbage per message.
+  #process(delivery: Delivery, outer: Context): Promise<void> {
+    if (delivery.signal.aborted) return ADMITTED;
+    const telemetry = this.#telemetry;
+    telemetry.inFlight(1);
+    telemetry.consumed();
     const raw = delivery.message;
     const decoded = decodeRawMessage(raw, this.#resolver, delivery.attempt);
     const span = telemetry.startProcess({
-      ...this.#labels,
+      destination: this.#labels.destination,
       messageId: decoded.ok ? decoded.envelope.id : (raw.headers[WireHeaders.id] ?? fallbackId(raw.source)),
       messageType: decoded.ok ? decoded.contract.name : decoded.type,
       source: raw.source,
@@ -293,61 +316,112 @@ export class ConsumerRuntime {
       correlationId: decoded.ok ? decoded.envelope.correlationId : raw.headers[WireHeaders.correlationId],
       outer,
     });
+    let processing: Promise<Processed>;
     try {
-      const processed = await this.#run(delivery, decoded, span);
-      span.end(processed.outcome, processed.error);
+      processing = this.#run(delivery, decoded, span);
     } catch (error) {
-      span.end('error', error);
-      throw error;
-    } finally {
-      telemetry.inFlight(this.#labels, -1);
+      return this.#processed(span, Promise.reject(error));
     }
+    return this.#processed(span, processing);
   }
 
-  async #run(delivery: Delivery, decoded: ReturnType<typeof decodeRawMessage>, span: ProcessSpan): Promise<Processed> {
-    const raw = delivery.message;
-    const started = this.#deps.clock.now();
-    if (!decoded.ok) {
-      const info = {
-        messageId: raw.headers[WireHeaders.id] ?? fallbackId(raw.source),
-        type: decoded.type,
-        key: raw.headers[WireHeaders.key] ?? raw.key,
-        attempt: delivery.attempt,
-      };
-      // A topic carries types other consumer groups care about: not ours, not an error.
-      if (
-        decoded.reason === 'unknown-type' &&
-        decoded.type !== undefined &&
-        this.config.channel.kind === 'topic' &&
-        this.config.channel.contracts.some((c) => c.name === decoded.type)
-      ) {
-        if (!(await this.#settle(delivery, { kind: 'ack' }, info.messageId))) return { outcome: 'unsettled' };
-        this.#deps.events.emit('consumer:message:acked', { ...this.#base(delivery, info), durationMs: 0 });
-        return { outcome: 'skipped' };
-      }
-      return this.#deadLetter(delivery, info, decoded.reason, decoded.error, started);
-    }
+  /** Ends the span with what processing came to, and the message's time in flight. */
+  #processed(span: ProcessSpan, processing: Promise<Processed>): Promise<void> {
+    return processing.then(
+      (processed) => {
+        try {
+          span.end(processed.outcome, processed.error);
+        } finally {
+          this.#telemetry.inFlight(-1);
+        }
+      },
+      (error: unknown) => {
+        try {
+          span.end('error', error);
+        } finally {
+          this.#telemetry.inFlight(-1);
+        }
+        throw error;
+      },
+    );
+  }
 
-    const { contract } = decoded;
-    const handler = this.config.handlers.get(contract.name)!;
-    let envelope = decoded.envelope;
-    let validated: StandardSchemaV1.Result<unknown>;
+  // Not `async`, nor are the steps it hands on to: with a synchronous schema (the usual case) the
+  // message reaches its semantics' loop without a promise of its own.
+  #run(delivery: Delivery, decoded: DecodeResult, span: ProcessSpan): Promise<Processed> {
+    const started = this.#deps.clock.now();
+    if (!decoded.ok) return this.#undecoded(delivery, decoded, started);
+    const { contract, envelope } = decoded;
+    let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
     try {
-      validated = await contract.schema['~standard'].validate(envelope.payload);
+      result = contract.schema['~standard'].validate(envelope.payload);
     } catch (cause) {
-      // A schema that throws (a custom refinement with a bug) cannot vouch for the payload either.
-      const error = new SwitchyardError('SWITCHYARD_VALIDATION', `validating '${contract.name}' threw`, {
-        cause,
-        retryable: false,
-      });
-      return this.#deadLetter(delivery, this.#info(envelope), 'validation', error, started);
+      return this.#validationThrew(delivery, envelope, contract, cause, started);
     }
+    // Most schemas (zod without async refinements) answer synchronously: no await then.
+    if (isPromiseLike(result))
+      return Promise.resolve(result).then(
+        (validated) => this.#validated(delivery, envelope, contract, validated, span, started),
+        (cause: unknown) => this.#validationThrew(delivery, envelope, contract, cause, started),
+      );
+    return this.#validated(delivery, envelope, contract, result, span, started);
+  }
+
+  async #undecoded(
+    delivery: Delivery,
+    decoded: Extract<DecodeResult, { ok: false }>,
+    started: number,
+  ): Promise<Processed> {
+    const raw = delivery.message;
+    const info = {
+      messageId: raw.headers[WireHeaders.id] ?? fallbackId(raw.source),
+      type: decoded.type,
+      key: raw.headers[WireHeaders.key] ?? raw.key,
+      attempt: delivery.attempt,
+    };
+    // A topic carries types other consumer groups care about: not ours, not an error.
+    if (
+      decoded.reason === 'unknown-type' &&
+      decoded.type !== undefined &&
+      this.config.channel.kind === 'topic' &&
+      this.config.channel.contracts.some((c) => c.name === decoded.type)
+    ) {
+      if (!(await this.#settle(delivery, ACK, info.messageId))) return UNSETTLED;
+      this.#deps.events.emit('consumer:message:acked', { ...this.#base(delivery, info), durationMs: 0 });
+      return { outcome: 'skipped' };
+    }
+    return this.#deadLetter(delivery, info, decoded.reason, decoded.error, started);
+  }
+
+  /** A schema that throws (a custom refinement with a bug) cannot vouch for the payload either. */
+  #validationThrew(
+    delivery: Delivery,
+    envelope: Envelope<unknown>,
+    contract: AnyContract,
+    cause: unknown,
+    started: number,
+  ): Promise<Processed> {
+    const error = new SwitchyardError('SWITCHYARD_VALIDATION', `validating '${contract.name}' threw`, {
+      cause,
+      retryable: false,
+    });
+    return this.#deadLetter(delivery, this.#info(envelope), 'validation', error, started);
+  }
+
+  #validated(
+    delivery: Delivery,
+    decoded: Envelope<unknown>,
+    contract: AnyContract,
+    validated: StandardSchemaV1.Result<unknown>,
+    span: ProcessSpan,
+    started: number,
+  ): Promise<Processed> {
     if (validated.issues) {
       const error = validationError(contract.name, validated.issues);
-      return this.#deadLetter(delivery, this.#info(envelope), 'validation', error, started);
+      return this.#deadLetter(delivery, this.#info(decoded), 'validation', error, started);
     }
-    envelope = { ...envelope, payload: validated.value, key: envelope.key || keyOf(contract, validated.value) };
-
+    const envelope = { ...decoded, payload: validated.value, key: decoded.key || keyOf(contract, validated.value) };
+    const handler = this.config.handlers.get(contract.name)!;
     if (this.config.semantics === 'at-most-once')
       return this.#runAtMostOnce(delivery, envelope, contract, handler, span);
     return this.#runAtLeastOnce(delivery, envelope, contract, handler, span, started);
@@ -361,17 +435,15 @@ export class ConsumerRuntime {
     span: ProcessSpan,
   ): Promise<Processed> {
     // Settled before the handler runs: a crash or failure from here on loses the message, by choice.
-    if (!(await this.#settle(delivery, { kind: 'ack' }, envelope.id))) return { outcome: 'unsettled' };
+    if (!(await this.#settle(delivery, ACK, envelope.id))) return UNSETTLED;
     const started = this.#deps.clock.now();
     for (;;) {
-      const result = await this.#attempt(delivery, envelope, contract, handler, span);
+      const attempted = this.#attempt(delivery, envelope, contract, handler, span);
+      const result = attempted instanceof Promise ? await attempted : attempted;
       switch (result.kind) {
         case 'ack':
-          this.#deps.events.emit('consumer:message:acked', {
-            ...this.#base(delivery, this.#info(envelope)),
-            durationMs: this.#deps.clock.now() - started,
-          });
-          return { outcome: 'ack' };
+          this.#emitAcked(delivery, envelope, envelope.attempt, started);
+          return ACKED;
         case 'duplicate':
           this.#emitDuplicate(delivery, envelope);
           return { outcome: 'duplicate' };
@@ -385,7 +457,7 @@ export class ConsumerRuntime {
             delayMs: result.retryAfterMs,
             error: result.error,
           });
-          this.#deps.telemetry.retried(this.#labels, 'deferred');
+          this.#telemetry.retried('deferred');
           if (!(await this.#wait(result.retryAfterMs, delivery))) return { outcome: 'dropped' };
           continue;
         case 'lost':
@@ -403,39 +475,102 @@ export class ConsumerRuntime {
     }
   }
 
-  async #runAtLeastOnce(
+  /**
+   * At-least-once. The first attempt and, when it acks (nearly always), the ack run without an async
+   * frame: a suspended async function keeps all its locals, and the retry loop's frame alone was
+   * about a kilobyte per message. Anything else goes on in #retryLoop.
+   */
+  #runAtLeastOnce(
+    delivery: Delivery,
+    envelope: Envelope<unknown>,
+    contract: AnyContract,
+    handler: ResolvedHandler,
+    span: ProcessSpan,
+    started: number,
+  ): Promise<Processed> {
+    // The budget's ratio is a share of first deliveries; redeliveries and in-place retries are retries.
+    if (delivery.attempt === 1) this.config.retryBudget?.recordAttempt();
+    const attempted = this.#attempt(delivery, envelope, contract, handler, span);
+    // A synchronous handler's attempt is decided without a promise: nothing to wait for then.
+    if (attempted instanceof Promise)
+      return attempted.then((result) =>
+        this.#afterFirstAttempt(delivery, envelope, contract, handler, span, started, result),
+      );
+    return this.#afterFirstAttempt(delivery, envelope, contract, handler, span, started, attempted);
+  }
+
+  #afterFirstAttempt(
+    delivery: Delivery,
+    envelope: Envelope<unknown>,
+    contract: AnyContract,
+    handler: ResolvedHandler,
+    span: ProcessSpan,
+    started: number,
+    result: AttemptResult,
+  ): Promise<Processed> {
+    if (result.kind !== 'ack') return this.#retryLoop(delivery, envelope, contract, handler, span, started, result);
+    // #settle's first try inlined, so that settling and the acked event take one `then`.
+    let settling: Promise<void>;
+    try {
+      settling = delivery.settle(ACK);
+    } catch (error) {
+      settling = Promise.reject(error);
+    }
+    return settling.then(
+      () => this.#acked(delivery, envelope, started),
+      (error: unknown) =>
+        this.#settleAgain(delivery, ACK, envelope.id, error).then((ok) =>
+          ok ? this.#acked(delivery, envelope, started) : UNSETTLED,
+        ),
+    );
+  }
+
+  #acked(delivery: Delivery, envelope: Envelope<unknown>, started: number): Processed {
+    this.#emitAcked(delivery, envelope, envelope.attempt, started);
+    return ACKED;
+  }
+
+  /** At-least-once after a first attempt that did not ack: retries, deferrals, dead letters. */
+  async #retryLoop(
     delivery: Delivery,
     initial: Envelope<unknown>,
     contract: AnyContract,
     handler: ResolvedHandler,
     span: ProcessSpan,
     started: number,
+    first: AttemptResult,
   ): Promise<Processed> {
-    const { clock, events, telemetry, random } = this.#deps;
+    const { clock, events, random } = this.#deps;
+    const telemetry = this.#telemetry;
     const caps = this.config.transport.capabilities;
     const carried = Number(delivery.message.headers[WireHeaders.firstFailureAt]);
     let firstFailureAt: number | undefined = Number.isFinite(carried) && carried > 0 ? carried : undefined;
     let attempt = delivery.attempt;
-    // The budget's ratio is a share of first deliveries; redeliveries and in-place retries are retries.
-    if (attempt === 1) this.config.retryBudget?.recordAttempt();
+    let next: AttemptResult | undefined = first;
     for (;;) {
       const envelope: Envelope<unknown> = attempt === initial.attempt ? initial : { ...initial, attempt };
-      span.span.setAttribute(Attr.attempt, attempt);
-      const result = await this.#attempt(delivery, envelope, contract, handler, span);
+      let result = next;
+      next = undefined;
+      if (result === undefined) {
+        // The span starts with the delivery's attempt; only in-place retries change it.
+        if (attempt !== delivery.attempt) span.span.setAttribute(Attr.attempt, attempt);
+        const attempted = this.#attempt(delivery, envelope, contract, handler, span);
+        result = attempted instanceof Promise ? await attempted : attempted;
+      }
+      if (result.kind === 'ack') {
+        if (!(await this.#settle(delivery, ACK, envelope.id))) return UNSETTLED;
+        this.#emitAcked(delivery, envelope, attempt, started);
+        return ACKED;
+      }
       const info = this.#info(envelope);
       switch (result.kind) {
-        case 'ack': {
-          if (!(await this.#settle(delivery, { kind: 'ack' }, envelope.id))) return { outcome: 'unsettled' };
-          events.emit('consumer:message:acked', { ...this.#base(delivery, info), durationMs: clock.now() - started });
-          return { outcome: 'ack' };
-        }
         case 'duplicate': {
-          if (!(await this.#settle(delivery, { kind: 'ack' }, envelope.id))) return { outcome: 'unsettled' };
+          if (!(await this.#settle(delivery, ACK, envelope.id))) return UNSETTLED;
           this.#emitDuplicate(delivery, envelope);
           return { outcome: 'duplicate' };
         }
         case 'stale': {
-          if (!(await this.#settle(delivery, { kind: 'ack' }, envelope.id))) return { outcome: 'unsettled' };
+          if (!(await this.#settle(delivery, ACK, envelope.id))) return UNSETTLED;
           this.#emitStale(delivery, envelope, result.version);
           return { outcome: 'stale' };
         }
@@ -456,7 +591,7 @@ export class ConsumerRuntime {
             delayMs: result.retryAfterMs,
             error: result.error,
           });
-          telemetry.retried(this.#labels, 'deferred');
+          telemetry.retried('deferred');
           if (caps.leaseMs !== undefined && caps.delayedRetry) {
             // Holding a leased message for the breaker's open time would outlive the lease.
             const delayMs = Math.min(result.retryAfterMs, caps.maxRetryDelayMs);
@@ -497,11 +632,11 @@ export class ConsumerRuntime {
               delayMs: capped,
               error: result.error,
             });
-            telemetry.retried(this.#labels, 'delayed');
+            telemetry.retried('delayed');
             return { outcome: 'retry', error: result.error };
           }
           events.emit('consumer:message:retried', { ...this.#base(delivery, info), delayMs, error: result.error });
-          telemetry.retried(this.#labels, 'in-place');
+          telemetry.retried('in-place');
           if (!(await this.#wait(delayMs, delivery))) return this.#interruptedWait(delivery, info);
           attempt += 1;
           continue;
@@ -510,15 +645,50 @@ export class ConsumerRuntime {
     }
   }
 
-  /** One run of the chain: stale guard -> idempotency -> circuit breaker -> timeout -> handler. */
-  async #attempt(
+  /**
+   * One run of the chain: stale guard -> idempotency -> circuit breaker -> timeout -> handler.
+   * Without a stale guard, idempotency or a breaker, the handler is called directly: a synchronous
+   * handler's attempt is then decided without a promise (the caller awaits only when it gets one),
+   * an async one's with a single `then`.
+   */
+  #attempt(
+    delivery: Delivery,
+    envelope: Envelope<unknown>,
+    contract: AnyContract,
+    handler: ResolvedHandler,
+    span: ProcessSpan,
+  ): AttemptResult | Promise<AttemptResult> {
+    const { staleGuard, idempotency, breakers } = this.config;
+    if (idempotency || (staleGuard && contract.version) || (breakers && handler.downstream !== undefined))
+      return this.#guardedAttempt(delivery, envelope, contract, handler, span);
+    let result: unknown;
+    try {
+      result = this.#invoke(delivery, envelope, handler, span);
+      if (!isPromiseLike(result)) return this.#attemptOf(delivery, result);
+    } catch (error) {
+      return this.#failedAttempt(delivery, error);
+    }
+    return (result as Promise<unknown>).then(
+      (value) => this.#attemptOf(delivery, value),
+      (error: unknown) => this.#failedAttempt(delivery, error),
+    );
+  }
+
+  /** A handler's return value as the attempt's result: retry and dead-letter outcomes fail it. */
+  #attemptOf(delivery: Delivery, value: unknown): AttemptResult {
+    if (isOutcome(value) && (value.kind === 'retry' || value.kind === 'dead-letter'))
+      return this.#failedAttempt(delivery, new OutcomeSignal(value));
+    return ATTEMPT_ACK;
+  }
+
+  async #guardedAttempt(
     delivery: Delivery,
     envelope: Envelope<unknown>,
     contract: AnyContract,
     handler: ResolvedHandler,
     span: ProcessSpan,
   ): Promise<AttemptResult> {
-    const { staleGuard, idempotency, breakers } = this.config;
+    const { staleGuard, idempotency } = this.config;
     const versionOf = contract.version;
     let version: number | bigint | undefined;
     // Versions are tracked per consumer group, so groups sharing a store do not shadow each other.
@@ -529,122 +699,119 @@ export class ConsumerRuntime {
         const check = await staleGuard.check(entity, version);
         if (check.stale) return { kind: 'stale', version: String(version) };
       }
-      const call = async (): Promise<unknown> => {
-        let permit: { success(): void; failure(): void } | undefined;
-        if (breakers && handler.downstream !== undefined) {
-          const gate = breakers.for(handler.downstream).tryAcquire();
-          if (!gate.allowed) throw new CircuitOpenSignal(handler.downstream, gate.retryAfterMs);
-          permit = gate.permit;
-        }
-        let result: unknown;
-        try {
-          result = await this.#invoke(delivery, envelope, handler, span.context);
-        } catch (error) {
-          // Only failures that say the downstream is unwell count against its breaker.
-          if (isRetryable(error)) permit?.failure();
-          else permit?.success();
-          throw error;
-        }
-        if (isOutcome(result) && result.kind === 'retry') {
-          permit?.failure();
-          throw new OutcomeSignal(result);
-        }
-        permit?.success();
-        if (isOutcome(result) && result.kind === 'dead-letter') throw new OutcomeSignal(result);
-        return result;
-      };
       if (idempotency) {
-        const outcome = await idempotency.run(envelope, call, { signal: delivery.signal });
-        if (outcome.status === 'duplicate') return { kind: 'duplicate' };
+        const outcome = await idempotency.run(envelope, async () => this.#call(delivery, envelope, handler, span), {
+          signal: delivery.signal,
+        });
+        if (outcome.status === 'duplicate') return DUPLICATE;
       } else {
-        await call();
+        await this.#call(delivery, envelope, handler, span);
       }
       if (staleGuard && versionOf && version !== undefined) await staleGuard.record(entity, version);
-      return { kind: 'ack' };
+      return ATTEMPT_ACK;
     } catch (error) {
-      if (delivery.signal.aborted) return { kind: 'lost' };
-      if (this.#abandon.signal.aborted) {
-        this.#interrupted += 1;
-        return { kind: 'shutdown' };
-      }
-      if (error instanceof CircuitOpenSignal) return { kind: 'deferred', retryAfterMs: error.retryAfterMs, error };
-      if (error instanceof OutcomeSignal) {
-        if (error.outcome.kind === 'retry')
-          return {
-            kind: 'failed',
-            // RetryableError carries the requested delay to the policy, which caps it at maxDelayMs.
-            error: new RetryableError(
-              `handler asked for a retry${error.outcome.reason ? `: ${error.outcome.reason}` : ''}`,
-              error.outcome.delayMs === undefined ? {} : { delayMs: error.outcome.delayMs },
-            ),
-          };
-        return {
-          kind: 'dead-letter',
-          error: new SwitchyardError(
-            'SWITCHYARD_NON_RETRYABLE',
-            `handler asked for dead-lettering: ${error.outcome.reason}`,
-            {
-              retryable: false,
-            },
-          ),
-        };
-      }
-      return { kind: 'failed', error };
+      return this.#failedAttempt(delivery, error);
     }
   }
 
-  /** Runs the handler with its abort signal and timeout, inside the message scope and the process span. */
-  async #invoke(
+  /** What an error out of the chain means for the attempt. */
+  #failedAttempt(delivery: Delivery, error: unknown): AttemptResult {
+    if (delivery.signal.aborted) return { kind: 'lost' };
+    if (this.#abandon.signal.aborted) {
+      this.#interrupted += 1;
+      return { kind: 'shutdown' };
+    }
+    if (error instanceof CircuitOpenSignal) return { kind: 'deferred', retryAfterMs: error.retryAfterMs, error };
+    if (error instanceof OutcomeSignal) {
+      if (error.outcome.kind === 'retry')
+        return {
+          kind: 'failed',
+          // RetryableError carries the requested delay to the policy, which caps it at maxDelayMs.
+          error: new RetryableError(
+            `handler asked for a retry${error.outcome.reason ? `: ${error.outcome.reason}` : ''}`,
+            error.outcome.delayMs === undefined ? {} : { delayMs: error.outcome.delayMs },
+          ),
+        };
+      return {
+        kind: 'dead-letter',
+        error: new SwitchyardError(
+          'SWITCHYARD_NON_RETRYABLE',
+          `handler asked for dead-lettering: ${error.outcome.reason}`,
+          {
+            retryable: false,
+          },
+        ),
+      };
+    }
+    return { kind: 'failed', error };
+  }
+
+  /**
+   * Circuit breaker -> handler -> the outcome it returned (retry and dead-letter outcomes throw an
+   * OutcomeSignal). Returns the handler's value itself when it gave one synchronously, a promise
+   * otherwise.
+   */
+  #call(delivery: Delivery, envelope: Envelope<unknown>, handler: ResolvedHandler, span: ProcessSpan): unknown {
+    const { breakers } = this.config;
+    if (breakers && handler.downstream !== undefined)
+      return this.#callThroughBreaker(breakers, handler.downstream, delivery, envelope, handler, span);
+    const result = this.#invoke(delivery, envelope, handler, span);
+    return isPromiseLike(result) ? (result as Promise<unknown>).then(checkOutcome) : checkOutcome(result);
+  }
+
+  async #callThroughBreaker(
+    breakers: NonNullable<ResolvedConsumer['breakers']>,
+    downstream: string,
     delivery: Delivery,
     envelope: Envelope<unknown>,
     handler: ResolvedHandler,
-    traceContext: Context,
+    span: ProcessSpan,
   ): Promise<unknown> {
-    const controller = new AbortController();
-    const abort = (signal: AbortSignal) => () => controller.abort(signal.reason);
-    const onLost = abort(delivery.signal);
-    const onAbandon = abort(this.#abandon.signal);
-    if (delivery.signal.aborted) onLost();
-    if (this.#abandon.signal.aborted) onAbandon();
-    delivery.signal.addEventListener('abort', onLost, { once: true });
-    this.#abandon.signal.addEventListener('abort', onAbandon, { once: true });
-    const timer = new AbortController();
-    if (handler.timeoutMs !== undefined) {
-      const timeoutMs = handler.timeoutMs;
-      this.#deps.clock.sleep(timeoutMs, timer.signal).then(
-        () =>
-          controller.abort(
-            new SwitchyardError(
-              'SWITCHYARD_HANDLER_TIMEOUT',
-              `handler for ${envelope.type} ${envelope.id} did not finish within ${timeoutMs} ms`,
-              { retryable: true, details: { timeoutMs } },
-            ),
-          ),
-        () => {},
-      );
-    }
-    const context: HandlerContext = {
-      signal: controller.signal,
-      attempt: envelope.attempt,
-      logger: childLogger(this.#logger, { messageId: envelope.id, type: envelope.type, attempt: envelope.attempt }),
-    };
-    const aborted = rejectOnAbort(controller.signal);
+    const gate = breakers.for(downstream).tryAcquire();
+    if (!gate.allowed) throw new CircuitOpenSignal(downstream, gate.retryAfterMs);
+    const permit = gate.permit;
+    let result: unknown;
     try {
-      if (controller.signal.aborted) throw controller.signal.reason;
-      const running = messageScope.run({ envelope, traceContext }, () =>
-        otelContext.with(traceContext, () =>
-          Promise.resolve().then(() => handler.definition.handle(envelope as never, context)),
-        ),
-      );
-      // A handler that ignores its signal keeps running, but the pipeline moves on without it.
-      running.catch(() => {});
-      return await Promise.race([running, aborted.promise]);
-    } finally {
-      aborted.dispose();
-      timer.abort();
-      delivery.signal.removeEventListener('abort', onLost);
-      this.#abandon.signal.removeEventListener('abort', onAbandon);
+      result = await this.#invoke(delivery, envelope, handler, span);
+    } catch (error) {
+      // Only failures that say the downstream is unwell count against its breaker.
+      if (isRetryable(error)) permit.failure();
+      else permit.success();
+      throw error;
     }
+    if (isOutcome(result) && result.kind === 'retry') {
+      permit.failure();
+      throw new OutcomeSignal(result);
+    }
+    permit.success();
+    return checkOutcome(result);
+  }
+
+  /**
+   * Runs the handler with its abort signal and timeout, inside the message scope and the process
+   * span. Returns what the handler returned when it returned synchronously (a no-op or CPU-only
+   * handler); otherwise a promise that settles with the handler or rejects when it is aborted (the
+   * delivery was lost, shutdown passed its deadline, or it timed out).
+   */
+  #invoke(delivery: Delivery, envelope: Envelope<unknown>, handler: ResolvedHandler, span: ProcessSpan): unknown {
+    if (delivery.signal.aborted) throw delivery.signal.reason;
+    if (this.#abandon.signal.aborted) throw this.#abandon.signal.reason;
+    const call = new HandlerCall(this.#runs, delivery, envelope, span, this.#logger);
+    this.#runs.begin(call, handler.timeoutMs);
+    let result: unknown;
+    try {
+      // The call is the message scope (envelope + trace context) `app.publish` reads in the handler.
+      result = messageScope.run(call, runHandler, span, handler.definition, envelope, call.context);
+    } catch (error) {
+      call.finish();
+      throw error;
+    }
+    if (!isPromiseLike(result)) {
+      call.finish();
+      return result;
+    }
+    // A handler that ignores its signal keeps running, but the pipeline moves on without it.
+    return call.race(result);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -681,7 +848,7 @@ export class ConsumerRuntime {
       record,
       deadLetterDestination: destination,
     });
-    this.#deps.telemetry.deadLettered(this.#labels, reason);
+    this.#telemetry.deadLettered(reason);
     return { outcome: 'dead-letter', error };
   }
 
@@ -690,27 +857,40 @@ export class ConsumerRuntime {
    * only when the transport lost the message, the error says retrying cannot help, or shutdown
    * passed its deadline; the message is then redelivered by the transport. Returns whether it settled.
    */
-  async #settle(delivery: Delivery, settlement: Settlement, messageId: string): Promise<boolean> {
+  #settle(delivery: Delivery, settlement: Settlement, messageId: string): Promise<boolean> {
+    // The first try without an async frame of its own: it nearly always succeeds.
+    let settling: Promise<void>;
+    try {
+      settling = delivery.settle(settlement);
+    } catch (error) {
+      return this.#settleAgain(delivery, settlement, messageId, error);
+    }
+    return settling.then(settled, (error: unknown) => this.#settleAgain(delivery, settlement, messageId, error));
+  }
+
+  /** `#settle` after a try failed with `error`: reports it, then retries with backoff unless hopeless. */
+  async #settleAgain(delivery: Delivery, settlement: Settlement, messageId: string, error: unknown): Promise<boolean> {
     let delay: number = SETTLE_BACKOFF.initialMs;
     for (let failures = 1; ; failures++) {
+      const hopeless = !isRetryable(error) || delivery.signal.aborted || this.#abandon.signal.aborted;
+      this.#reportError(
+        error,
+        `settling ${settlement.kind} of ${messageId} on '${this.config.channel.name}' failed (${failures}×)` +
+          (hopeless ? '; left unsettled for the transport to redeliver' : `; retrying in ${delay} ms`),
+      );
+      if (hopeless) return this.#unsettled();
+      const wait = delay / 2 + this.#deps.random() * (delay / 2);
+      try {
+        await this.#deps.clock.sleep(wait, AbortSignal.any([delivery.signal, this.#abandon.signal]));
+      } catch {
+        return this.#unsettled();
+      }
+      delay = Math.min(delay * 2, SETTLE_BACKOFF.maxMs);
       try {
         await delivery.settle(settlement);
         return true;
-      } catch (error) {
-        const hopeless = !isRetryable(error) || delivery.signal.aborted || this.#abandon.signal.aborted;
-        this.#reportError(
-          error,
-          `settling ${settlement.kind} of ${messageId} on '${this.config.channel.name}' failed (${failures}×)` +
-            (hopeless ? '; left unsettled for the transport to redeliver' : `; retrying in ${delay} ms`),
-        );
-        if (hopeless) return this.#unsettled();
-        const wait = delay / 2 + this.#deps.random() * (delay / 2);
-        try {
-          await this.#deps.clock.sleep(wait, AbortSignal.any([delivery.signal, this.#abandon.signal]));
-        } catch {
-          return this.#unsettled();
-        }
-        delay = Math.min(delay * 2, SETTLE_BACKOFF.maxMs);
+      } catch (next) {
+        error = next;
       }
     }
   }
@@ -761,9 +941,23 @@ export class ConsumerRuntime {
     }
   }
 
+  /** Built as one object: it is emitted for nearly every message. */
+  #emitAcked(delivery: Delivery, envelope: Envelope<unknown>, attempt: number, started: number): void {
+    this.#deps.events.emit('consumer:message:acked', {
+      consumerGroup: this.config.group,
+      destination: this.config.channel.name,
+      messageId: envelope.id,
+      type: envelope.type,
+      key: envelope.key,
+      attempt,
+      source: delivery.message.source,
+      durationMs: this.#deps.clock.now() - started,
+    });
+  }
+
   #emitDuplicate(delivery: Delivery, envelope: Envelope<unknown>): void {
     this.#deps.events.emit('consumer:message:duplicate', this.#base(delivery, this.#info(envelope)));
-    this.#deps.telemetry.duplicate(this.#labels);
+    this.#telemetry.duplicate();
   }
 
   #emitStale(delivery: Delivery, envelope: Envelope<unknown>, version: string): void {
@@ -792,7 +986,7 @@ export class ConsumerRuntime {
   }
 }
 
-interface PendingDelivery {
+interface PendingDelivery extends Linked<PendingDelivery> {
   readonly delivery: Delivery;
   started: boolean;
   released: boolean;
@@ -813,13 +1007,238 @@ function keyOf(contract: AnyContract, payload: unknown): string {
   }
 }
 
-/** A promise that rejects with the signal's reason when it aborts; `dispose` drops the listener. */
-function rejectOnAbort(signal: AbortSignal): { readonly promise: Promise<never>; dispose(): void } {
-  let onAbort: () => void = () => {};
-  const promise = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/** The handler's result, or an OutcomeSignal when it asked for a retry or a dead letter. */
+function checkOutcome(result: unknown): unknown {
+  if (isOutcome(result) && (result.kind === 'retry' || result.kind === 'dead-letter')) throw new OutcomeSignal(result);
+  return result;
+}
+
+/** Calls the handler with the process span's context active (a module function: no closure per message). */
+function runHandler(
+  span: ProcessSpan,
+  definition: HandlerDefinition,
+  envelope: Envelope<unknown>,
+  context: HandlerContext,
+): unknown {
+  return span.with(definition.handle, definition, envelope as never, context);
+}
+
+/** What the transport gets back when a delivery is admitted at once (shared: it carries no state). */
+const ADMITTED: Promise<void> = Promise.resolve();
+const settled = (): true => true;
+const ACK: Settlement = Object.freeze({ kind: 'ack' });
+const ATTEMPT_ACK: AttemptResult = Object.freeze({ kind: 'ack' });
+const DUPLICATE: AttemptResult = Object.freeze({ kind: 'duplicate' });
+const ACKED: Processed = Object.freeze({ outcome: 'ack' });
+const UNSETTLED: Processed = Object.freeze({ outcome: 'unsettled' });
+
+/**
+ * One run of a handler: the context it gets, the message scope it runs in, and the ways it is
+ * aborted.
+ *
+ * Not an AbortController per run listening on the delivery's and the shutdown signal: creating a
+ * controller costs microseconds (more than the rest of a no-op message), aborting one without a
+ * reason builds a DOMException, and most handlers never read `context.signal`. Aborts arrive through
+ * `abort()` (from HandlerRuns: the delivery lost, the shutdown deadline, the timeout), and the
+ * controller behind `context.signal` is made on first read, already aborted if the run was.
+ */
+class HandlerCall implements MessageScope, TimedRun, Linked<HandlerCall> {
+  readonly envelope: Envelope<unknown>;
+  readonly context: HandlerRunContext;
+  prev: HandlerCall | undefined;
+  next: HandlerCall | undefined;
+  listed = false;
+  /** The delivery's signal: HandlerRuns aborts the run when it fires. */
+  readonly lost: AbortSignal;
+  /** Set by HandlerRuns when a timeout applies. */
+  deadline = Number.POSITIVE_INFINITY;
+  timeoutMs = 0;
+  ticket: DeadlineTicket | undefined;
+  readonly #runs: HandlerRuns;
+  readonly #span: ProcessSpan;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #finished = false;
+  #reason: unknown;
+  #resolve: ((value: unknown) => void) | undefined;
+  #reject: ((reason: unknown) => void) | undefined;
+
+  constructor(runs: HandlerRuns, delivery: Delivery, envelope: Envelope<unknown>, span: ProcessSpan, logger: Logger) {
+    this.#runs = runs;
+    this.lost = delivery.signal;
+    this.envelope = envelope;
+    this.#span = span;
+    this.context = new HandlerRunContext(this, logger);
+  }
+
+  /** The process span's context, read by `app.publish` from inside the handler (made then, when deferred). */
+  get traceContext(): Context {
+    return this.#span.context;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Aborts the run (first reason wins); nothing once the handler has finished. */
+  abort(reason: unknown): void {
+    if (this.#aborted || this.#finished) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    if (this.#reject !== undefined) this.#end(false, reason);
+  }
+
+  /** The deadline passed: aborts the run with a retryable SWITCHYARD_HANDLER_TIMEOUT. */
+  timeOut(): void {
+    const { timeoutMs } = this;
+    const { type, id } = this.envelope;
+    this.abort(
+      new SwitchyardError(
+        'SWITCHYARD_HANDLER_TIMEOUT',
+        `handler for ${type} ${id} did not finish within ${timeoutMs} ms`,
+        {
+          retryable: true,
+          details: { timeoutMs },
+        },
+      ),
+    );
+  }
+
+  /**
+   * Settles with the handler's promise, or rejects with the abort reason when the run is aborted
+   * first; the run has ended (`finish`) by the time it settles.
+   */
+  race(running: PromiseLike<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      // Aborted while the handler's synchronous part ran: the abort wins, as it settled first.
+      if (this.#aborted) this.#end(false, this.#reason);
+      running.then(
+        (value) => this.#end(true, value),
+        (error: unknown) => this.#end(false, error),
+      );
+    });
+  }
+
+  /** The run ended: nothing aborts it any more. */
+  finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#runs.end(this);
+  }
+
+  /** The handler's signal, made on first read. */
+  signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  #end(ok: boolean, value: unknown): void {
+    if (this.#finished) return;
+    this.finish();
+    if (ok) this.#resolve!(value);
+    else this.#reject!(value);
+  }
+}
+
+/**
+ * A consumer's handler runs in progress and what can abort them: the delivery lost, the shutdown
+ * deadline (`abortAll`), a timeout (one timer per timeout length, see HandlerDeadlines).
+ *
+ * A delivery's signal gets one listener, added when a run first uses it and kept until it fires:
+ * transports hand every delivery of a partition the same signal, and adding and removing a listener
+ * per message was a measurable part of the per-message cost. When it fires, the runs using it
+ * (found in the list of running ones) are aborted.
+ */
+class HandlerRuns {
+  readonly #running = new InFlightList<HandlerCall>();
+  /** Delivery signals with our listener on them. */
+  readonly #watched = new WeakSet<AbortSignal>();
+  /** The signal last watched: deliveries come in runs sharing one, which skips the WeakSet lookup. */
+  #lastWatched: AbortSignal | undefined;
+  readonly #deadlines: HandlerDeadlines;
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+    this.#deadlines = new HandlerDeadlines(clock);
+  }
+
+  begin(call: HandlerCall, timeoutMs: number | undefined): void {
+    this.#watch(call.lost);
+    this.#running.add(call);
+    if (timeoutMs !== undefined) {
+      call.timeoutMs = timeoutMs;
+      call.deadline = this.#clock.now() + timeoutMs;
+      call.ticket = this.#deadlines.add(timeoutMs, call);
+    }
+  }
+
+  end(call: HandlerCall): void {
+    this.#running.delete(call);
+    if (call.ticket !== undefined) this.#deadlines.finished(call.ticket);
+  }
+
+  abortAll(reason: unknown): void {
+    for (const call of this.#running.snapshot()) call.abort(reason);
+  }
+
+  close(): void {
+    this.#deadlines.close();
+  }
+
+  #watch(signal: AbortSignal): void {
+    if (signal === this.#lastWatched) return;
+    this.#lastWatched = signal;
+    if (this.#watched.has(signal)) return;
+    this.#watched.add(signal);
+    signal.addEventListener('abort', () => this.#lost(signal), { once: true });
+  }
+
+  #lost(signal: AbortSignal): void {
+    for (const call of this.#running.snapshot()) if (call.lost === signal) call.abort(signal.reason);
+  }
+}
+
+/**
+ * The HandlerContext of one run. `signal` and `logger` are getters (on the prototype: an object
+ * literal with accessors is ~50 times slower to create), so neither is built unless the handler
+ * reads it.
+ */
+class HandlerRunContext implements HandlerContext {
+  readonly attempt: number;
+  readonly #call: HandlerCall;
+  readonly #parentLogger: Logger;
+  #logger: Logger | undefined;
+
+  constructor(call: HandlerCall, logger: Logger) {
+    this.attempt = call.envelope.attempt;
+    this.#call = call;
+    this.#parentLogger = logger;
+  }
+
+  get signal(): AbortSignal {
+    return this.#call.signal();
+  }
+
+  get logger(): Logger {
+    if (this.#logger === undefined) {
+      const { id, type, attempt } = this.#call.envelope;
+      this.#logger = childLogger(this.#parentLogger, { messageId: id, type, attempt });
+    }
+    return this.#logger;
+  }
 }

@@ -1,5 +1,8 @@
 // Spans and metrics for consuming and publishing, through `@opentelemetry/api` only: with no SDK
 // registered every call is a no-op, so the cost of having telemetry wired in is close to zero.
+// The consumer side runs for every message, so it goes further: attribute sets are built once per
+// consumer, a process span is not even made until something reads it while no SDK is registered
+// (DeferredProcessSpan), and no clock is read for a duration the no-op meter would drop.
 //
 // Trace shape:
 //   send {destination}     PRODUCER, injects W3C context into the message headers
@@ -14,9 +17,12 @@ import {
   type Context,
   type Counter,
   context as contextApi,
+  createContextKey,
+  createNoopMeter,
   defaultTextMapGetter,
   defaultTextMapSetter,
   type Histogram,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   type Link,
   type Meter,
@@ -25,6 +31,7 @@ import {
   propagation,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   type TextMapPropagator,
@@ -51,9 +58,7 @@ export interface TelemetryOptions {
 }
 
 export interface ProcessSpanInfo {
-  readonly system: string;
   readonly destination: string;
-  readonly consumerGroup: string;
   readonly messageId: string;
   readonly messageType: string | undefined;
   readonly source: SourcePosition;
@@ -70,6 +75,8 @@ export interface ProcessSpan {
   readonly span: Span;
   /** Context with the process span active: the parent of anything the handler publishes. */
   readonly context: Context;
+  /** Calls `fn` with `context` active (the handler: spans it starts nest under the process span). */
+  with<T, A, B, R>(fn: (this: T, a: A, b: B) => R, thisArg: T, a: A, b: B): R;
   /** Ends the span and records `messaging.process.duration`. `error` marks it failed. */
   end(outcome: string, error?: unknown): void;
 }
@@ -93,7 +100,7 @@ export interface SendSpan {
   end(error?: unknown): void;
 }
 
-interface ConsumerLabels {
+export interface ConsumerLabels {
   readonly system: string;
   readonly destination: string;
   readonly consumerGroup: string;
@@ -108,22 +115,54 @@ export function errorTypeOf(error: unknown): string {
   return '_OTHER';
 }
 
+/** The metric instruments, shared by the app and every consumer in it. */
+interface Instruments {
+  readonly processDuration: Histogram;
+  readonly sendDuration: Histogram;
+  readonly consumed: Counter;
+  readonly sent: Counter;
+  readonly retries: Counter;
+  readonly deadLetters: Counter;
+  readonly duplicates: Counter;
+  readonly hotKeys: Counter;
+  readonly inFlight: UpDownCounter;
+  /**
+   * Whether process durations are recorded: not when the meter is the API's no-op one (no meter
+   * provider was registered when the app was made; instruments made then stay no-ops). Reading the
+   * clock twice per message for a no-op record is then skipped.
+   */
+  readonly processTimed: boolean;
+}
+
+/** The latest value of a gauge and its attributes. */
+interface Gauge {
+  value: number;
+  readonly attributes: Attributes;
+}
+
+/** `ProxyTracerProvider` (the global provider) by shape, so another copy of the API is recognised too. */
+interface TracerDelegator {
+  getDelegateTracer(name: string, version?: string): Tracer | undefined;
+}
+
+function isTracerDelegator(provider: TracerProvider): provider is TracerProvider & TracerDelegator {
+  return typeof (provider as Partial<TracerDelegator>).getDelegateTracer === 'function';
+}
+
 export class Telemetry {
   readonly #tracer: Tracer;
   readonly #meter: Meter;
   readonly #propagator: TextMapPropagator | undefined;
-  readonly #processDuration: Histogram;
-  readonly #sendDuration: Histogram;
-  readonly #consumed: Counter;
-  readonly #sent: Counter;
-  readonly #retries: Counter;
-  readonly #deadLetters: Counter;
-  readonly #duplicates: Counter;
-  readonly #hotKeys: Counter;
-  readonly #inFlight: UpDownCounter;
+  readonly #instruments: Instruments;
+  /**
+   * The global tracer provider while no SDK stands behind it, so that its tracer hands out
+   * non-recording spans; undefined once it has one, or when the app was given a provider. See
+   * `#tracingOff`.
+   */
+  #unboundProxy: (TracerProvider & TracerDelegator) | undefined;
   /** Latest gauge values reported by transports, keyed by their attribute set. */
-  readonly #lag = new Map<string, { value: number; attributes: Attributes }>();
-  readonly #depth = new Map<string, { value: number; attributes: Attributes }>();
+  readonly #lag = new Map<string, Gauge>();
+  readonly #depth = new Map<string, Gauge>();
 
   constructor(options: TelemetryOptions = {}) {
     const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
@@ -131,46 +170,53 @@ export class Telemetry {
     this.#tracer = tracerProvider.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
     this.#meter = meterProvider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
     this.#propagator = options.propagator;
+    this.#unboundProxy =
+      options.tracerProvider === undefined && isTracerDelegator(tracerProvider) ? tracerProvider : undefined;
 
     const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-    this.#processDuration = this.#meter.createHistogram(Metric.processDuration, {
+    const processDuration = this.#meter.createHistogram(Metric.processDuration, {
       unit: 's',
       description: 'Duration of processing operation (handler and settlement).',
       advice: { explicitBucketBoundaries: durationBuckets },
     });
-    this.#sendDuration = this.#meter.createHistogram(Metric.operationDuration, {
-      unit: 's',
-      description: 'Duration of messaging operation initiated by a producer or consumer client.',
-      advice: { explicitBucketBoundaries: durationBuckets },
-    });
-    this.#consumed = this.#meter.createCounter(Metric.consumed, {
-      unit: '{message}',
-      description: 'Number of messages that were delivered to the application.',
-    });
-    this.#sent = this.#meter.createCounter(Metric.sent, {
-      unit: '{message}',
-      description: 'Number of messages producer attempted to send to the broker.',
-    });
-    this.#retries = this.#meter.createCounter(Metric.retries, {
-      unit: '{retry}',
-      description: 'Retries scheduled (in place, delayed through the transport, or deferred by an open circuit).',
-    });
-    this.#deadLetters = this.#meter.createCounter(Metric.deadLetters, {
-      unit: '{message}',
-      description: 'Messages written to a dead-letter destination, by reason.',
-    });
-    this.#duplicates = this.#meter.createCounter(Metric.duplicates, {
-      unit: '{message}',
-      description: 'Redeliveries absorbed by idempotency.',
-    });
-    this.#hotKeys = this.#meter.createCounter(Metric.hotKeys, {
-      unit: '{detection}',
-      description: 'Times an ordering key was found with a backlog far above the median.',
-    });
-    this.#inFlight = this.#meter.createUpDownCounter(Metric.inFlight, {
-      unit: '{message}',
-      description: 'Messages admitted by the keyed scheduler and not yet settled.',
-    });
+    this.#instruments = {
+      processDuration,
+      sendDuration: this.#meter.createHistogram(Metric.operationDuration, {
+        unit: 's',
+        description: 'Duration of messaging operation initiated by a producer or consumer client.',
+        advice: { explicitBucketBoundaries: durationBuckets },
+      }),
+      consumed: this.#meter.createCounter(Metric.consumed, {
+        unit: '{message}',
+        description: 'Number of messages that were delivered to the application.',
+      }),
+      sent: this.#meter.createCounter(Metric.sent, {
+        unit: '{message}',
+        description: 'Number of messages producer attempted to send to the broker.',
+      }),
+      retries: this.#meter.createCounter(Metric.retries, {
+        unit: '{retry}',
+        description: 'Retries scheduled (in place, delayed through the transport, or deferred by an open circuit).',
+      }),
+      deadLetters: this.#meter.createCounter(Metric.deadLetters, {
+        unit: '{message}',
+        description: 'Messages written to a dead-letter destination, by reason.',
+      }),
+      duplicates: this.#meter.createCounter(Metric.duplicates, {
+        unit: '{message}',
+        description: 'Redeliveries absorbed by idempotency.',
+      }),
+      hotKeys: this.#meter.createCounter(Metric.hotKeys, {
+        unit: '{detection}',
+        description: 'Times an ordering key was found with a backlog far above the median.',
+      }),
+      inFlight: this.#meter.createUpDownCounter(Metric.inFlight, {
+        unit: '{message}',
+        description: 'Messages admitted by the keyed scheduler and not yet settled.',
+      }),
+      // The no-op meter hands out one shared histogram: ours is that one when nothing records.
+      processTimed: processDuration !== createNoopMeter().createHistogram(Metric.processDuration),
+    };
     this.#meter
       .createObservableGauge(Metric.kafkaLag, {
         unit: '{message}',
@@ -201,23 +247,22 @@ export class Telemetry {
     else propagation.inject(ctx, headers, defaultTextMapSetter);
   }
 
-  startProcess(info: ProcessSpanInfo): ProcessSpan {
-    const started = performance.now();
-    const producer = trace.getSpanContext(this.extract(info.headers));
-    const producerValid = producer !== undefined && isSpanContextValid(producer);
-    const outerSpan = trace.getSpanContext(info.outer);
-    const nested = outerSpan !== undefined && isSpanContextValid(outerSpan);
+  /** One consumer's telemetry: the same instruments, with its attribute sets built once. */
+  consumer(labels: ConsumerLabels): ConsumerTelemetry {
+    return new ConsumerTelemetry(this, this.#instruments, labels);
+  }
 
-    const parent = nested
-      ? info.outer
-      : producerValid
-        ? trace.setSpanContext(info.outer, producer)
-        : trace.deleteSpan(info.outer);
-    const links: Link[] = nested && producerValid ? [{ context: producer }] : [];
+  /** Called by ConsumerTelemetry.startProcess, which adds the consumer's cached attribute sets. */
+  startProcess(info: ProcessSpanInfo, consumer: ConsumerAttributeSets): ProcessSpan {
+    const started = this.#instruments.processTimed ? performance.now() : 0;
+    // No SDK: the span would be a non-recording one carrying its parent's span context, and its
+    // context is only read when a handler publishes or a context manager is registered. Both are
+    // made when first needed (see DeferredProcessSpan), so most messages need neither.
+    if (this.#tracingOff()) return new DeferredProcessSpan(this, info, started, consumer, this.#instruments);
 
-    const labels: ConsumerLabels = info;
+    const { parent, producer, nested } = this.processParent(info.headers, info.outer);
     const attributes: Attributes = {
-      ...this.#consumerAttributes(labels),
+      ...consumer.base,
       [Attr.operationType]: 'process',
       [Attr.operationName]: 'process',
       [Attr.messageId]: info.messageId,
@@ -232,37 +277,37 @@ export class Telemetry {
       if (Number.isSafeInteger(offset)) attributes[Attr.kafkaOffset] = offset;
       if (info.transportKey !== undefined) attributes[Attr.kafkaKey] = info.transportKey;
     }
-
+    const links: Link[] = nested && producer !== undefined ? [{ context: producer }] : [];
     const span = this.#tracer.startSpan(
       `process ${info.destination}`,
       { kind: SpanKind.CONSUMER, attributes, links },
       parent,
     );
-    const spanContext = trace.setSpan(parent, span);
-    let ended = false;
-    return {
-      span,
-      context: spanContext,
-      end: (outcome, error) => {
-        if (ended) return;
-        ended = true;
-        span.setAttribute(Attr.outcome, outcome);
-        const metricAttributes: Attributes = {
-          ...this.#consumerAttributes(labels),
-          [Attr.operationName]: 'process',
-          [Attr.outcome]: outcome,
-        };
-        if (error !== undefined) {
-          const type = errorTypeOf(error);
-          span.setAttribute(Attr.errorType, type);
-          metricAttributes[Attr.errorType] = type;
-          if (error instanceof Error) span.recordException(error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
-        }
-        span.end();
-        this.#processDuration.record((performance.now() - started) / 1000, metricAttributes);
-      },
-    };
+    return new StartedProcessSpan(span, trace.setSpan(parent, span), started, consumer, this.#instruments);
+  }
+
+  /**
+   * The parent of a process span: the span active where the transport handed the message over when
+   * there is one (`nested`; the producer is then linked), else the producer context carried in the
+   * headers, else none. `producer` is set only when valid.
+   */
+  processParent(
+    headers: Readonly<Record<string, string>>,
+    outer: Context,
+  ): { readonly parent: Context; readonly producer: SpanContext | undefined; readonly nested: boolean } {
+    const extracted = trace.getSpanContext(this.extract(headers));
+    const producer = extracted !== undefined && isSpanContextValid(extracted) ? extracted : undefined;
+    const outerSpan = trace.getSpanContext(outer);
+    const nested = outerSpan !== undefined && isSpanContextValid(outerSpan);
+    const parent = nested
+      ? outer
+      : producer !== undefined
+        ? trace.setSpanContext(outer, producer)
+        : // Deleting a span the context does not hold would only copy the context.
+          trace.getSpan(outer) === undefined
+          ? outer
+          : trace.deleteSpan(outer);
+    return { parent, producer, nested };
   }
 
   startSend(info: SendSpanInfo): SendSpan {
@@ -285,6 +330,7 @@ export class Telemetry {
     );
     const spanContext = trace.setSpan(info.parent, span);
     let ended = false;
+    const instruments = this.#instruments;
     return {
       span,
       inject: (headers) => this.inject(spanContext, headers),
@@ -304,47 +350,37 @@ export class Telemetry {
           span.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
         }
         span.end();
-        this.#sent.add(1, metricAttributes);
-        this.#sendDuration.record((performance.now() - started) / 1000, metricAttributes);
+        instruments.sent.add(1, metricAttributes);
+        instruments.sendDuration.record((performance.now() - started) / 1000, metricAttributes);
       },
     };
   }
 
-  consumed(labels: ConsumerLabels): void {
-    this.#consumed.add(1, { ...this.#consumerAttributes(labels), [Attr.operationName]: 'process' });
-  }
-
-  retried(labels: ConsumerLabels, kind: 'in-place' | 'delayed' | 'deferred'): void {
-    this.#retries.add(1, { ...this.#consumerAttributes(labels), [Attr.retryKind]: kind });
-  }
-
-  deadLettered(labels: ConsumerLabels, reason: string): void {
-    this.#deadLetters.add(1, { ...this.#consumerAttributes(labels), [Attr.deadLetterReason]: reason });
-  }
-
-  duplicate(labels: ConsumerLabels): void {
-    this.#duplicates.add(1, this.#consumerAttributes(labels));
-  }
-
-  hotKey(labels: ConsumerLabels): void {
-    this.#hotKeys.add(1, this.#consumerAttributes(labels));
-  }
-
-  inFlight(labels: ConsumerLabels, delta: number): void {
-    this.#inFlight.add(delta, this.#consumerAttributes(labels));
-  }
-
   /** The observer handed to a transport in its SubscriptionSpec; `dispose` forgets its gauges. */
-  observer(labels: ConsumerLabels): TransportObserver & { dispose(): void } {
+  observer(labels: ConsumerLabels, base: Attributes): TransportObserver & { dispose(): void } {
     const mine = new Set<string>();
-    const base = this.#consumerAttributes(labels);
+    // A transport may report lag on every commit (the memory transport does): the gauge of a
+    // partition is found again and updated in place, not rebuilt per message.
+    const lagGauges = new Map<string, Map<number | undefined, { readonly id: string; readonly entry: Gauge }>>();
     return {
       lag: (value, attrs) => {
+        let byPartition = lagGauges.get(attrs.destination);
+        if (byPartition === undefined) {
+          byPartition = new Map();
+          lagGauges.set(attrs.destination, byPartition);
+        }
+        const gauge = byPartition.get(attrs.partition);
+        if (gauge !== undefined && this.#lag.get(gauge.id) === gauge.entry) {
+          gauge.entry.value = value;
+          return;
+        }
         const attributes: Attributes = { ...base, [Attr.destinationName]: attrs.destination };
         if (attrs.partition !== undefined) attributes[Attr.partitionId] = String(attrs.partition);
         const id = `lag|${labels.consumerGroup}|${attrs.destination}|${attrs.partition ?? ''}`;
+        const entry = { value, attributes };
         mine.add(id);
-        this.#lag.set(id, { value, attributes });
+        this.#lag.set(id, entry);
+        byPartition.set(attrs.partition, { id, entry });
       },
       depth: (value, attrs) => {
         const attributes: Attributes = {
@@ -370,13 +406,235 @@ export class Telemetry {
     return contextApi.active();
   }
 
-  #consumerAttributes(labels: ConsumerLabels): Attributes {
-    return {
+  /**
+   * Whether the tracer is the global one with no SDK registered yet (its spans are non-recording).
+   * Asked per message, as the proxy tracer itself does, so an SDK registered after the app was
+   * created is picked up; once one is there the proxy stays bound to it, so the answer is kept.
+   */
+  #tracingOff(): boolean {
+    const proxy = this.#unboundProxy;
+    if (proxy === undefined) return false;
+    if (proxy.getDelegateTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION) === undefined) return true;
+    this.#unboundProxy = undefined;
+    return false;
+  }
+}
+
+/** A consumer's attribute sets, built once: metric attributes were rebuilt for every message before. */
+interface ConsumerAttributeSets {
+  /** system, destination, consumer group. */
+  readonly base: Attributes;
+  /** base + operation name `process`. */
+  readonly process: Attributes;
+  /** process duration attributes of an outcome without an error, by outcome. */
+  readonly outcomes: Map<string, Attributes>;
+}
+
+/** Telemetry of one consumer (one `app.consume`): its attributes are built once, not per message. */
+export class ConsumerTelemetry {
+  readonly #telemetry: Telemetry;
+  readonly #instruments: Instruments;
+  readonly #labels: ConsumerLabels;
+  readonly #sets: ConsumerAttributeSets;
+  readonly #retryKinds = new Map<string, Attributes>();
+  readonly #deadLetterReasons = new Map<string, Attributes>();
+
+  constructor(telemetry: Telemetry, instruments: Instruments, labels: ConsumerLabels) {
+    this.#telemetry = telemetry;
+    this.#instruments = instruments;
+    this.#labels = labels;
+    const base: Attributes = Object.freeze({
       [Attr.system]: labels.system,
       [Attr.destinationName]: labels.destination,
       [Attr.consumerGroup]: labels.consumerGroup,
+    });
+    this.#sets = {
+      base,
+      process: Object.freeze({ ...base, [Attr.operationName]: 'process' }),
+      outcomes: new Map(),
     };
   }
+
+  startProcess(info: ProcessSpanInfo): ProcessSpan {
+    return this.#telemetry.startProcess(info, this.#sets);
+  }
+
+  consumed(): void {
+    this.#instruments.consumed.add(1, this.#sets.process);
+  }
+
+  inFlight(delta: number): void {
+    this.#instruments.inFlight.add(delta, this.#sets.base);
+  }
+
+  retried(kind: 'in-place' | 'delayed' | 'deferred'): void {
+    this.#instruments.retries.add(1, cached(this.#retryKinds, kind, this.#sets.base, Attr.retryKind));
+  }
+
+  deadLettered(reason: string): void {
+    this.#instruments.deadLetters.add(
+      1,
+      cached(this.#deadLetterReasons, reason, this.#sets.base, Attr.deadLetterReason),
+    );
+  }
+
+  duplicate(): void {
+    this.#instruments.duplicates.add(1, this.#sets.base);
+  }
+
+  hotKey(): void {
+    this.#instruments.hotKeys.add(1, this.#sets.base);
+  }
+
+  /** The observer handed to the transport in its SubscriptionSpec; `dispose` forgets its gauges. */
+  observer(): TransportObserver & { dispose(): void } {
+    return this.#telemetry.observer(this.#labels, this.#sets.base);
+  }
+}
+
+/** `base` plus one attribute, built on first use of `value` (a handful of values per consumer). */
+function cached(cache: Map<string, Attributes>, value: string, base: Attributes, name: string): Attributes {
+  let attributes = cache.get(value);
+  if (attributes === undefined) {
+    attributes = Object.freeze({ ...base, [name]: value });
+    cache.set(value, attributes);
+  }
+  return attributes;
+}
+
+/** What every process span does when it ends: the span's outcome and the duration metric. */
+abstract class ProcessSpanBase {
+  readonly #started: number;
+  readonly #sets: ConsumerAttributeSets;
+  readonly #instruments: Instruments;
+  #ended = false;
+
+  constructor(started: number, sets: ConsumerAttributeSets, instruments: Instruments) {
+    this.#started = started;
+    this.#sets = sets;
+    this.#instruments = instruments;
+  }
+
+  /** The span to end, or undefined when none was made (a deferred span nobody read). */
+  protected abstract spanToEnd(): Span | undefined;
+
+  end(outcome: string, error?: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const span = this.spanToEnd();
+    // Non-recording spans (no SDK, or sampled out) drop whatever is set on them: skip building it.
+    const recording = span?.isRecording() ?? false;
+    if (recording) span!.setAttribute(Attr.outcome, outcome);
+    let metricAttributes: Attributes;
+    if (error === undefined) {
+      metricAttributes = cached(this.#sets.outcomes, outcome, this.#sets.process, Attr.outcome);
+    } else {
+      const type = errorTypeOf(error);
+      metricAttributes = {
+        ...this.#sets.process,
+        [Attr.outcome]: outcome,
+        [Attr.errorType]: type,
+      };
+      if (recording) {
+        span!.setAttribute(Attr.errorType, type);
+        if (error instanceof Error) span!.recordException(error);
+        span!.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
+      }
+    }
+    span?.end();
+    if (this.#instruments.processTimed)
+      this.#instruments.processDuration.record((performance.now() - this.#started) / 1000, metricAttributes);
+  }
+}
+
+/** A process span started on a tracer with an SDK behind it. */
+class StartedProcessSpan extends ProcessSpanBase implements ProcessSpan {
+  readonly span: Span;
+  readonly context: Context;
+
+  constructor(span: Span, context: Context, started: number, sets: ConsumerAttributeSets, instruments: Instruments) {
+    super(started, sets, instruments);
+    this.span = span;
+    this.context = context;
+  }
+
+  with<T, A, B, R>(fn: (this: T, a: A, b: B) => R, thisArg: T, a: A, b: B): R {
+    return contextApi.with(this.context, fn, thisArg, a, b);
+  }
+
+  protected spanToEnd(): Span {
+    return this.span;
+  }
+}
+
+/**
+ * The process span while no SDK is registered. The tracer would return a non-recording span with
+ * its parent's span context and ignore everything else, so the span and its context are made only
+ * when read: when the handler publishes (the send span's parent), when a context manager is
+ * registered (`with` then makes the context active), or by an in-place retry (`span`). They are
+ * exactly what the tracer would have made: `trace.wrapSpanContext` is its non-recording span.
+ */
+class DeferredProcessSpan extends ProcessSpanBase implements ProcessSpan {
+  readonly #telemetry: Telemetry;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #outer: Context;
+  #span: Span | undefined;
+  #context: Context | undefined;
+
+  constructor(
+    telemetry: Telemetry,
+    info: ProcessSpanInfo,
+    started: number,
+    sets: ConsumerAttributeSets,
+    instruments: Instruments,
+  ) {
+    super(started, sets, instruments);
+    this.#telemetry = telemetry;
+    this.#headers = info.headers;
+    this.#outer = info.outer;
+  }
+
+  get span(): Span {
+    if (this.#span === undefined) this.#make();
+    return this.#span!;
+  }
+
+  get context(): Context {
+    if (this.#context === undefined) this.#make();
+    return this.#context!;
+  }
+
+  with<T, A, B, R>(fn: (this: T, a: A, b: B) => R, thisArg: T, a: A, b: B): R {
+    // The no-op context manager ignores the context `with` is given: nothing to make then.
+    if (!contextManagerRegistered()) return fn.call(thisArg, a, b);
+    return contextApi.with(this.context, fn, thisArg, a, b);
+  }
+
+  protected spanToEnd(): Span | undefined {
+    return this.#span;
+  }
+
+  #make(): void {
+    const { parent } = this.#telemetry.processParent(this.#headers, this.#outer);
+    const parentSpan = trace.getSpanContext(parent);
+    const span = trace.wrapSpanContext(
+      parentSpan !== undefined && isSpanContextValid(parentSpan) ? parentSpan : INVALID_SPAN_CONTEXT,
+    );
+    this.#span = span;
+    this.#context = trace.setSpan(parent, span);
+  }
+}
+
+const PROBE_KEY = createContextKey('switchyard context-manager probe');
+const PROBE = ROOT_CONTEXT.setValue(PROBE_KEY, true);
+const probeActive = (): boolean => contextApi.active() === PROBE;
+
+/**
+ * Whether a context manager is registered: the no-op one `with` falls back to neither activates
+ * the context it is given nor returns anything but the root context from `active()`.
+ */
+function contextManagerRegistered(): boolean {
+  return contextApi.with(PROBE, probeActive);
 }
 
 function describe(error: unknown): string {
