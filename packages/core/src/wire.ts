@@ -25,6 +25,8 @@ export const WireHeaders = {
   schemaVersion: 'sy-schema-version',
   /** Set by transports that redeliver through a retry topic, so the retry policy's elapsed time survives. */
   firstFailureAt: 'sy-first-failure-at',
+  /** Set by a transport that could not unwrap what it received (a malformed SNS envelope, say): why. */
+  decodeError: 'sy-decode-error',
   contentType: 'content-type',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
@@ -125,6 +127,9 @@ export type DecodeResult =
 export function decodeRawMessage(raw: RawMessage, resolve: TypeResolver, attempt = 1): DecodeResult {
   const h = raw.headers;
   const named = h[WireHeaders.type];
+  const transportProblem = h[WireHeaders.decodeError];
+  if (transportProblem !== undefined)
+    return decodeFailure(`transport could not decode the message: ${transportProblem}`, named);
   if (raw.body === null) return decodeFailure('message has no body (tombstone)', named);
   const contentType = h[WireHeaders.contentType];
   if (contentType !== undefined && contentType !== JSON_CONTENT_TYPE && !/json/i.test(contentType))

@@ -138,6 +138,11 @@ describe('decodeRawMessage', () => {
     ],
     ['invalid UTF-8', raw({ body: new Uint8Array([0x7b, 0xff, 0x7d]) }), /not UTF-8 JSON/],
     ['a non-JSON content type', raw({ headers: { 'content-type': 'application/avro' } }), /unsupported content-type/],
+    [
+      'what the transport could not unwrap',
+      raw({ headers: { [WireHeaders.decodeError]: 'SNS envelope has no Message' } }),
+      /transport could not decode the message: SNS envelope has no Message/,
+    ],
   ])('fails to decode %s', (_name, message, pattern) => {
     const decoded = decodeRawMessage(message, both);
     expect(decoded.ok).toBe(false);

@@ -544,7 +544,16 @@ export class ConsumerRuntime {
     const telemetry = this.#telemetry;
     const caps = this.config.transport.capabilities;
     const carried = Number(delivery.message.headers[WireHeaders.firstFailureAt]);
-    let firstFailureAt: number | undefined = Number.isFinite(carried) && carried > 0 ? carried : undefined;
+    const source = delivery.message.source;
+    // A queue retry is a visibility change: the message comes back as it was, so its first receive
+    // time stands in for the first failure (it cannot be later than it).
+    const firstReceived = source.kind === 'queue' && delivery.attempt > 1 ? source.firstReceivedAt : undefined;
+    let firstFailureAt: number | undefined =
+      Number.isFinite(carried) && carried > 0
+        ? carried
+        : firstReceived !== undefined && firstReceived > 0
+          ? firstReceived
+          : undefined;
     let attempt = delivery.attempt;
     let next: AttemptResult | undefined = first;
     for (;;) {

@@ -49,6 +49,8 @@ export interface FakeDelivery {
 
 export interface DeliverOptions {
   readonly attempt?: number;
+  /** Queue sources: when the queue first handed the message out. */
+  readonly firstReceivedAt?: number;
   readonly orderingKey?: string;
 }
 
@@ -84,6 +86,7 @@ export class FakeSubscription {
             queue: this.spec.destination,
             messageId: `m-${offset}`,
             receiveCount: options.attempt ?? 1,
+            ...(options.firstReceivedAt === undefined ? {} : { firstReceivedAt: options.firstReceivedAt }),
           });
     const raw: RawMessage = {
       body: message.body,

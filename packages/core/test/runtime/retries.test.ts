@@ -105,6 +105,29 @@ describe('retry in place (transport without delayed retry)', () => {
   });
 });
 
+describe('first failure time on queues', () => {
+  it("takes a redelivered queue message's first receive time, so max-elapsed holds across receives", async () => {
+    const h = harness(queueCapabilities);
+    h.app.consume(payments, {
+      group: 'billing',
+      retry: { ...policy, maxAttempts: 100, maxElapsedMs: 60_000 },
+      retryBudget: false,
+      handlers: [
+        defineHandler(ChargeCard, () => {
+          throw new Error('gateway down');
+        }),
+      ],
+    });
+    await h.app.start();
+    const firstReceivedAt = h.clock.now() - 120_000;
+    const d = await deliver(h.transport, ChargeCard, { orderId: 'o', cents: 1 }, { attempt: 7, firstReceivedAt });
+    expect(await d.settled).toMatchObject({
+      kind: 'dead-letter',
+      record: { reason: 'retries-exhausted', firstFailureAt: firstReceivedAt, attempts: 7 },
+    });
+  });
+});
+
 describe('delayed retry (transport redelivers later)', () => {
   it('hands the retry to the transport with the delay and attempt, and counts attempts from the receive count', async () => {
     const h = harness(queueCapabilities);
