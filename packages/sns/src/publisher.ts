@@ -13,7 +13,14 @@ import {
   type SNSClient,
 } from '@aws-sdk/client-sns';
 import { type Clock, type OutgoingMessage, SwitchyardError } from '@switchyard/core';
-import { type AttributeValue, attributesSize, encodeBody, encodeHeaders, utf8Length } from '@switchyard/sqs';
+import {
+  type AttributeValue,
+  attributesSize,
+  encodeBody,
+  encodeHeaders,
+  splitBatches,
+  utf8Length,
+} from '@switchyard/sqs';
 import { SnsLimits } from './options.js';
 import { type TopicDirectory, topicNameOf } from './topic-directory.js';
 
@@ -70,23 +77,7 @@ export function preparePublish(
 }
 
 export function splitPublishBatches(entries: readonly PreparedPublish[]): PreparedPublish[][] {
-  const batches: PreparedPublish[][] = [];
-  let current: PreparedPublish[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    if (
-      current.length === SnsLimits.maxBatchEntries ||
-      (current.length > 0 && bytes + entry.size > SnsLimits.maxMessageBytes)
-    ) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(entry);
-    bytes += entry.size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return splitBatches(entries, SnsLimits.maxMessageBytes, SnsLimits.maxBatchEntries);
 }
 
 function toEntry(entry: PreparedPublish, index: number): PublishBatchRequestEntry {

@@ -23,6 +23,7 @@ export type { LeaseSettings, SqsSubscriptionOptions, SqsTransportOptions } from 
 export { SqsLimits, sqsTransportDefaults } from './options.js';
 export type { QueueWithDeadLetter, QueueWithDeadLetterOptions } from './provisioning.js';
 export { createQueueWithDeadLetter, deadLetterQueueName, ensureQueue } from './provisioning.js';
+export { splitBatches } from './publisher.js';
 export type { QueueDescription } from './queue-directory.js';
 export { queueNameFromArn, queueNameOf } from './queue-directory.js';
 export type { SnsEnvelopeResult } from './sns-envelope.js';

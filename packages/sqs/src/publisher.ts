@@ -79,12 +79,21 @@ export function prepareEntry(
 }
 
 /** Splits entries into batches of at most 10 entries and `maxBytes` in total, keeping their order. */
-export function splitBatches(entries: readonly PreparedEntry[], maxBytes: number): PreparedEntry[][] {
-  const batches: PreparedEntry[][] = [];
-  let current: PreparedEntry[] = [];
+/**
+ * Splits entries into batches of at most `maxEntries` whose sizes add up to at most `maxBytes` (a
+ * single entry larger than that still goes alone). SQS SendMessageBatch and SNS PublishBatch share
+ * these limits.
+ */
+export function splitBatches<T extends { readonly size: number }>(
+  entries: readonly T[],
+  maxBytes: number,
+  maxEntries: number = SqsLimits.maxBatchEntries,
+): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
   for (const entry of entries) {
-    if (current.length === SqsLimits.maxBatchEntries || (current.length > 0 && bytes + entry.size > maxBytes)) {
+    if (current.length === maxEntries || (current.length > 0 && bytes + entry.size > maxBytes)) {
       batches.push(current);
       current = [];
       bytes = 0;
