@@ -81,7 +81,19 @@ function count(label, code, reportFile) {
       problems.push(`${label}: ${relative(root, file.name)} failed to run: ${String(file.message).split('\n')[0]}`);
     }
   }
-  if (report.numFailedTests > 0) problems.push(`${label}: ${report.numFailedTests} failed`);
+  if (report.numFailedTests > 0) {
+    problems.push(`${label}: ${report.numFailedTests} failed`);
+    // Name each failure in the closing summary: CI keeps only the tail of the log.
+    for (const file of report.testResults ?? []) {
+      for (const test of file.assertionResults ?? []) {
+        if (test.status !== 'failed') continue;
+        const firstLine = String(test.failureMessages?.[0] ?? '')
+          .split('\n')[0]
+          .slice(0, 300);
+        problems.push(`${label}: ${relative(root, file.name)} > ${test.fullName}: ${firstLine}`);
+      }
+    }
+  }
   if (code !== 0 && report.numFailedTests === 0 && !report.testResults?.some((f) => f.status === 'failed')) {
     tally.failed += 1;
     problems.push(`${label}: exited ${code}`);

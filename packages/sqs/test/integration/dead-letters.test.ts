@@ -38,10 +38,18 @@ function recordFor(r: Received, reason: DeadLetterRecord['reason'] = 'non-retrya
   };
 }
 
-async function provision(client: SQSClient, resources: TestResources, prefix: string, maxReceiveCount = 2) {
+// Visibility is 5 s unless a lapse is the point of the test: with 1 s and maxReceiveCount 2, a
+// loaded machine that takes a second to delete an acked message sees it redriven to the DLQ.
+async function provision(
+  client: SQSClient,
+  resources: TestResources,
+  prefix: string,
+  maxReceiveCount = 2,
+  visibilityTimeoutS = 5,
+) {
   const queues = await createQueueWithDeadLetter(client, {
     name: resources.name(prefix),
-    visibilityTimeoutS: 1,
+    visibilityTimeoutS,
     maxReceiveCount,
   });
   resources.track(async () => {
@@ -55,9 +63,9 @@ describe.each(SQS_SERVERS)('dead letters on $name', ({ service, name: server }) 
   const resources = new TestResources();
   afterEach(() => resources.cleanup());
 
-  function setup() {
+  function setup(visibilityTimeoutS = 5) {
     const { client, calls } = recordingClient(endpointOf(service));
-    const transport = new SqsTransport({ client, visibilityTimeoutS: 1, depthIntervalMs: 0 });
+    const transport = new SqsTransport({ client, visibilityTimeoutS, depthIntervalMs: 0 });
     resources.track(() => transport.close());
     return { client, calls, transport };
   }
@@ -115,8 +123,9 @@ describe.each(SQS_SERVERS)('dead letters on $name', ({ service, name: server }) 
   });
 
   it('keeps the original when the dead-letter send fails, and it comes back', async () => {
-    const { client, calls, transport } = setup();
-    const { queueUrl } = await provision(client, resources, 'dl-missing', 5);
+    // The failed dead-letter leaves the message to come back when its visibility lapses.
+    const { client, calls, transport } = setup(1);
+    const { queueUrl } = await provision(client, resources, 'dl-missing', 5, 1);
     const [message] = outgoing(1);
     const consumer = await TestConsumer.open(transport, queueUrl, (r) =>
       r.delivery.attempt === 1
