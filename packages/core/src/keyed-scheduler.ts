@@ -60,6 +60,8 @@ interface Waiter {
   readonly cleanup: () => void;
 }
 
+const RESOLVED = Promise.resolve();
+
 export class KeyedScheduler {
   readonly #maxInFlight: number;
   readonly #maxBytes: number;
@@ -72,6 +74,8 @@ export class KeyedScheduler {
   readonly #keys = new Map<string, KeyState>();
   /** Keys with admitted work (`queuedKeys`). */
   #activeKeys = 0;
+  /** Keys whose head task starts on the next microtask, in the order they became ready. */
+  #ready: KeyState[] = [];
   /** Waiting for admission, FIFO across keys. */
   readonly #waiters: Waiter[] = [];
   #inFlight = 0;
@@ -229,9 +233,18 @@ export class KeyedScheduler {
     state.admitted.push(entry);
     if (state.admitted.length > 1) return;
     this.#activeKeys += 1;
-    // Start on a microtask so a task never runs inside the caller's `schedule()` call.
-    queueMicrotask(() => this.#runHead(state));
+    // Start on a microtask so a task never runs inside the caller's `schedule()` call. Keys made
+    // ready in one turn share a microtask: `queueMicrotask` builds an AsyncResource per call.
+    this.#ready.push(state);
+    if (this.#ready.length === 1) RESOLVED.then(this.#runReady);
   }
+
+  readonly #runReady = (): void => {
+    const ready = this.#ready;
+    // Keys made ready by the tasks started here go into the next batch, not this loop.
+    this.#ready = [];
+    for (const state of ready) this.#runHead(state);
+  };
 
   // Runs the key's head task, then (in #headDone) the next one. Chained with `then` rather than an
   // `async` loop: most keys run a single task, and an async frame per key run was needless garbage.
