@@ -39,7 +39,9 @@ function headerString(value: Buffer | string): string {
  */
 export function decodeHeaders(headers: Readonly<Record<string, DriverHeaderValue>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  // for-in rather than Object.entries: this runs for every record, and the pairs were garbage.
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || value === null) continue;
     const last = Array.isArray(value) ? value[value.length - 1] : (value as Buffer | string);
     if (last === undefined || last === null) continue;
@@ -85,7 +87,8 @@ export function toDriverMessage(message: OutgoingMessage): DriverMessage {
 /** Bytes a message takes in the producer buffer (body, key, headers). */
 export function messageBytes(message: OutgoingMessage): number {
   let size = message.body.byteLength + (message.key?.length ?? 0);
-  for (const [name, value] of Object.entries(message.headers)) size += name.length + value.length;
+  const headers = message.headers;
+  for (const name in headers) size += name.length + (headers[name]?.length ?? 0);
   return size;
 }
 

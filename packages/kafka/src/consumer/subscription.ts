@@ -170,6 +170,7 @@ export class KafkaSubscription implements TransportSubscription {
   #lastSampleAt = 0;
   #tick: ReturnType<typeof setInterval> | undefined;
   #unlisten: (() => void) | undefined;
+  #deadLetterTopicsReady: Promise<void> = Promise.resolve();
   #ready: { promise: Promise<void>; resolve: () => void; joined: boolean };
 
   constructor(ctx: SubscriptionContext, spec: SubscriptionSpec, sink: DeliverySink, sub: KafkaSubscriptionOptions) {
@@ -227,7 +228,12 @@ export class KafkaSubscription implements TransportSubscription {
       o.retry.mode === 'retry-topics'
         ? this.#sourceTopics.flatMap((t) => Array.from({ length: o.retry.topics }, (_, i) => retryTopicName(t, i + 1)))
         : [];
-    await this.#createTopics(retryTopics);
+    // Retry topics are subscribed to, so they must exist before the join; dead-letter topics are
+    // only written to, so they are created while the group is joined (kafkajs polls metadata until
+    // a new topic has leaders, which took most of a second of every start).
+    await this.#createTopics(retryTopics, false);
+    const deadLetterTopics = this.#createTopics([], o.deadLetter.createTopics);
+    this.#deadLetterTopicsReady = deadLetterTopics.catch(() => {});
     this.#unlisten = this.#consumer.on((event) => this.#onConsumerEvent(event));
     await this.#consumer.connect();
     await this.#consumer.subscribe(this.#sourceTopics, this.#spec.startFrom === 'earliest');
@@ -249,6 +255,7 @@ export class KafkaSubscription implements TransportSubscription {
       }),
     ]);
     clearTimeout(timer);
+    await deadLetterTopics;
   }
 
   async #resolveTopics(): Promise<string[]> {
@@ -267,15 +274,14 @@ export class KafkaSubscription implements TransportSubscription {
     return matched.sort();
   }
 
-  async #createTopics(retryTopics: readonly string[]): Promise<void> {
+  async #createTopics(retryTopics: readonly string[], wantDeadLetters: boolean): Promise<void> {
     const o = this.#ctx.options;
-    const wantDeadLetters = o.deadLetter.createTopics;
     if (retryTopics.length === 0 && !wantDeadLetters) return;
     const counts = await this.#ctx.admin.partitionCounts(this.#sourceTopics);
     const specs = [];
     for (const source of this.#sourceTopics) {
       const partitions = counts.get(source) ?? 1;
-      if (o.retry.mode === 'retry-topics' && o.retry.createTopics)
+      if (retryTopics.length > 0 && o.retry.createTopics)
         for (let tier = 1; tier <= o.retry.topics; tier++)
           specs.push({ topic: retryTopicName(source, tier), partitions });
       if (wantDeadLetters)
@@ -818,6 +824,8 @@ export class KafkaSubscription implements TransportSubscription {
   async #deadLetter(delivery: KafkaDelivery, record: DeadLetterRecord, requested: string): Promise<void> {
     const o = this.#ctx.options;
     const destination = this.#deadLetterTopic(delivery, requested);
+    // A dead letter in the first moments after start waits for its topic to be created.
+    await this.#deadLetterTopicsReady;
     const write = (omitBody: boolean) =>
       this.#produce(
         destination,
