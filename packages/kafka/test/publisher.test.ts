@@ -74,13 +74,58 @@ describe('KafkaPublisher', () => {
     const more = [publisher.publish('t', [message('4')]), publisher.publish('t', [message('5')])];
     expect(calls).toHaveLength(1);
     calls[0]!.resolve();
+    // Messages 3 and 4 make a full batch again: sent as soon as the request before them completed.
     await until(() => calls.length === 2);
-    expect(count(calls[0]!.batch) + count(calls[1]!.batch)).toBeLessThanOrEqual(5);
+    expect(calls.map((c) => count(c.batch))).toEqual([2, 2]);
     calls[1]!.resolve();
-    await until(() => calls.length === 3 || publisher.bufferedBytes === 0);
-    for (const c of calls.slice(2)) c.resolve();
-    await Promise.all([...first, ...more]);
-    expect(calls.reduce((n, c) => n + count(c.batch), 0)).toBe(5);
+    await Promise.all(first);
+    // Message 5 alone is not a full batch: it lingers (60 s here) rather than go out on its own.
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toHaveLength(2);
+    const flushed = publisher.flush();
+    await until(() => calls.length === 3);
+    expect(count(calls[2]!.batch)).toBe(1);
+    calls[2]!.resolve();
+    await flushed;
+    await Promise.all(more);
+  });
+
+  it('counts the linger from the oldest waiting publish, not from the end of the last request', async () => {
+    const { calls, sender } = controlledSender();
+    let now = 0;
+    const clock = { ...systemClock, now: () => now };
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 20, clock }));
+    const a = publisher.publish('t', [message('a')]);
+    await until(() => calls.length === 1);
+    // Arrives while the first request is in flight, 5 ms (on the clock) before it completes.
+    const b = publisher.publish('t', [message('b')]);
+    now += 5;
+    calls[0]!.resolve();
+    await a;
+    // Published right after: b has lingered 5 of its 20 ms, so c joins it in one request.
+    const c = publisher.publish('t', [message('c')]);
+    await until(() => calls.length === 2);
+    expect(calls[1]!.batch[0]!.messages.map((m) => m.key)).toEqual(['b', 'c']);
+    calls[1]!.resolve();
+    await Promise.all([b, c]);
+  });
+
+  it('sends at once what has lingered long enough when the request before it completes', async () => {
+    const { calls, sender } = controlledSender();
+    let now = 0;
+    const clock = { ...systemClock, now: () => now };
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 60_000, clock }));
+    const a = publisher.publish('t', [message('a')]);
+    // Queued within the publish call: a flush() right after sends it.
+    const flushed = publisher.flush();
+    await until(() => calls.length === 1);
+    const b = publisher.publish('t', [message('b')]);
+    now += 60_000;
+    calls[0]!.resolve();
+    await until(() => calls.length === 2);
+    expect(calls[1]!.batch[0]!.messages.map((m) => m.key)).toEqual(['b']);
+    calls[1]!.resolve();
+    await Promise.all([a, b, flushed]);
   });
 
   it('makes publish wait when the buffer is full and lets it through once there is room', async () => {

@@ -22,6 +22,8 @@ interface Pending {
   readonly topic: string;
   readonly messages: readonly DriverMessage[];
   readonly bytes: number;
+  /** When it was queued: the linger runs from the oldest waiting publish. */
+  readonly queuedAt: number;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -84,12 +86,13 @@ export class KafkaPublisher {
         `publish of ${bytes} bytes exceeds the producer buffer (${this.#options.bufferBytes} bytes)`,
         { retryable: false, details: { destination: topic, bytes } },
       );
-    await this.#reserve(bytes, signal, topic);
+    // Queued in the same turn when there is room, so a flush() or close() right after sees it.
+    const waiting = this.#reserve(bytes, signal, topic);
+    if (waiting !== undefined) await waiting;
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ topic, messages: records, bytes, resolve, reject });
+      this.#pending.push({ topic, messages: records, bytes, queuedAt: this.#options.clock.now(), resolve, reject });
       this.#pendingBytes += bytes;
-      if (this.#pendingBytes >= this.#options.batchBytes || this.#options.lingerMs === 0) this.#kick();
-      else this.#timer ??= setTimeout(() => this.#kick(), this.#options.lingerMs);
+      this.#sendWhenDue();
     });
   }
 
@@ -108,10 +111,11 @@ export class KafkaPublisher {
     for (const waiter of this.#waiters.splice(0)) waiter.wake();
   }
 
-  #reserve(bytes: number, signal: AbortSignal | undefined, topic: string): Promise<void> {
+  /** Takes buffer room: at once (undefined) when there is some, else a promise of it. */
+  #reserve(bytes: number, signal: AbortSignal | undefined, topic: string): Promise<void> | undefined {
     if (this.#waiters.length === 0 && this.#buffered + bytes <= this.#options.bufferBytes) {
       this.#buffered += bytes;
-      return Promise.resolve();
+      return undefined;
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
@@ -171,9 +175,25 @@ export class KafkaPublisher {
     const batch = this.#takeBatch();
     this.#inFlight = this.#sendBatch(batch).finally(() => {
       this.#inFlight = undefined;
-      // What arrived while the request was in flight has waited long enough: send it now.
-      if (this.#pending.length > 0) this.#kick();
+      this.#sendWhenDue();
     });
+  }
+
+  /**
+   * Sends now when a batch is full or the oldest waiting publish has lingered `lingerMs`, else
+   * when it will have. Measured from the oldest publish (as Kafka's own producer does), not from
+   * the end of the last request: kicking as soon as a request completes sent the few publishes
+   * that had come back first alone, and the rest waited a whole round trip behind them.
+   */
+  #sendWhenDue(): void {
+    if (this.#inFlight || this.#pending.length === 0) return;
+    const { lingerMs, batchBytes, clock } = this.#options;
+    const dueIn = this.#pending[0]!.queuedAt + lingerMs - clock.now();
+    if (this.#pendingBytes >= batchBytes || dueIn <= 0) {
+      this.#kick();
+      return;
+    }
+    this.#timer ??= setTimeout(() => this.#kick(), dueIn);
   }
 
   #takeBatch(): Pending[] {
