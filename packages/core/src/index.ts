@@ -157,6 +157,7 @@ export type {
   AppHealth,
   AppOptions,
   AppStatus,
+  BatchSendOptions,
   HandleSignalsOptions,
   PublishReceipt,
   SendOptions,

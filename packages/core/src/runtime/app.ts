@@ -19,12 +19,13 @@ import {
   type Topic,
 } from '../contracts.js';
 import { consumerDefinitionsOf } from '../decorators.js';
+import type { OutgoingMessage } from '../envelope.js';
 import { InvalidOptionError, isSwitchyardError, SwitchyardError } from '../errors.js';
 import { type SwitchyardEvents, TypedEvents } from '../events.js';
 import { childLogger, type Logger, silentLogger } from '../logger.js';
 import type { Transport, TransportHealth } from '../ports/transport.js';
 import { Telemetry } from '../telemetry/telemetry.js';
-import { encodeMessage } from '../wire.js';
+import { encodeMessage, encodeMessageSync } from '../wire.js';
 import { type ConsumerHealth, ConsumerRuntime } from './consumer.js';
 import { messageScope } from './message-scope.js';
 import { type ConsumeOptions, type ResolvedConsumer, resolveConsumeOptions } from './options.js';
@@ -63,6 +64,15 @@ export interface SendOptions {
   /** FIFO deduplication id (defaults to the message id on transports that need one). */
   readonly deduplicationId?: string;
   readonly signal?: AbortSignal;
+}
+
+/** Options of `publishBatch` / `sendBatch`: applied to every message of the batch. */
+export interface BatchSendOptions extends Omit<SendOptions, 'id' | 'deduplicationId'> {
+  /**
+   * Ids of the messages, in order (default: random UUIDs). Re-sending a failed batch with the ids
+   * from its error's `details.messageIds` lets consumers that deduplicate by id drop the copies.
+   */
+  readonly ids?: readonly string[];
 }
 
 export interface PublishReceipt {
@@ -115,6 +125,24 @@ export interface App {
     payload: PayloadOf<C>,
     options?: SendOptions,
   ): Promise<PublishReceipt>;
+  /**
+   * Publish several events in one transport call (one Kafka request, SQS/SNS batches of 10):
+   * every payload is validated before any is sent. Resolves when all were accepted; on failure
+   * some may have been written, and the error's `details.messageIds` names the batch.
+   */
+  publishBatch<TEvents extends EventContract<string, any>, C extends TEvents>(
+    topic: Topic<TEvents>,
+    contract: C,
+    payloads: readonly PayloadOf<C>[],
+    options?: BatchSendOptions,
+  ): Promise<PublishReceipt[]>;
+  /** Send several commands in one transport call; as `publishBatch`. */
+  sendBatch<TCommands extends CommandContract<string, any>, C extends TCommands>(
+    queue: Queue<TCommands>,
+    contract: C,
+    payloads: readonly PayloadOf<C>[],
+    options?: BatchSendOptions,
+  ): Promise<PublishReceipt[]>;
   start(): Promise<void>;
   /** Stop fetching, let in-flight work finish until the deadline, abort and release the rest, close. */
   stop(options?: { readonly deadlineMs?: number }): Promise<StopResult>;
@@ -203,6 +231,24 @@ class SwitchyardApp implements App {
     options: SendOptions = {},
   ): Promise<PublishReceipt> {
     return this.#publish('queue', queue, contract, payload, options);
+  }
+
+  publishBatch<TEvents extends EventContract<string, any>, C extends TEvents>(
+    topic: Topic<TEvents>,
+    contract: C,
+    payloads: readonly PayloadOf<C>[],
+    options: BatchSendOptions = {},
+  ): Promise<PublishReceipt[]> {
+    return this.#publishBatch('topic', topic, contract, payloads, options);
+  }
+
+  sendBatch<TCommands extends CommandContract<string, any>, C extends TCommands>(
+    queue: Queue<TCommands>,
+    contract: C,
+    payloads: readonly PayloadOf<C>[],
+    options: BatchSendOptions = {},
+  ): Promise<PublishReceipt[]> {
+    return this.#publishBatch('queue', queue, contract, payloads, options);
   }
 
   start(): Promise<void> {
@@ -418,30 +464,7 @@ class SwitchyardApp implements App {
     options: SendOptions,
   ): Promise<PublishReceipt> {
     const verb = kind === 'topic' ? 'publish' : 'send';
-    if (typeof channel !== 'object' || channel === null || typeof channel.name !== 'string')
-      throw new InvalidOptionError(
-        `${verb}.channel`,
-        'is not a channel',
-        `pass the result of define${kind === 'topic' ? 'Topic' : 'Queue'}()`,
-      );
-    if (channel.kind !== kind)
-      throw new SwitchyardError(
-        'SWITCHYARD_CHANNEL_MISMATCH',
-        `app.${verb}() goes to a ${kind}, but '${channel.name}' is a ${channel.kind}: ` +
-          `use app.${kind === 'topic' ? 'send' : 'publish'}() for it`,
-        { retryable: false },
-      );
-    assertChannelFits(channel.kind, channel.name, contract);
-    if (!channel.contracts.some((c) => c.name === contract.name))
-      throw new SwitchyardError(
-        'SWITCHYARD_CHANNEL_MISMATCH',
-        `${contract.kind} '${contract.name}' is not listed on ${channel.kind} '${channel.name}' ` +
-          `(it carries ${channel.contracts.map((c) => `'${c.name}'`).join(', ') || 'nothing'})`,
-        { retryable: false },
-      );
-    // Handlers still draining may publish; only a closed transport refuses.
-    if (this.#status === 'stopped') throw this.#shutdownError(verb);
-
+    this.#checkDestination(kind, verb, channel, contract);
     const scope = messageScope.getStore();
     const correlationId = options.correlationId ?? scope?.envelope.correlationId ?? scope?.envelope.id;
     const causationId = options.causationId ?? scope?.envelope.id;
@@ -454,45 +477,146 @@ class SwitchyardApp implements App {
       ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
       ...(options.deduplicationId === undefined ? {} : { deduplicationId: options.deduplicationId }),
     });
+    await this.#sendEncoded(verb, channel, contract, [message], correlationId, scope, options.signal);
+    return { id: message.id, destination: channel.name };
+  }
+
+  async #publishBatch(
+    kind: 'topic' | 'queue',
+    channel: Channel,
+    contract: AnyContract,
+    payloads: readonly unknown[],
+    options: BatchSendOptions,
+  ): Promise<PublishReceipt[]> {
+    const verb = kind === 'topic' ? 'publishBatch' : 'sendBatch';
+    if (!Array.isArray(payloads))
+      throw new InvalidOptionError(`${verb}.payloads`, 'is not an array', 'pass an array of payloads');
+    if (options.ids !== undefined && (!Array.isArray(options.ids) || options.ids.length !== payloads.length))
+      throw new InvalidOptionError(
+        `${verb}.ids`,
+        `has ${Array.isArray(options.ids) ? options.ids.length : 'no'} entries for ${payloads.length} payloads`,
+        'pass one id per payload, in order, or leave ids out',
+      );
+    this.#checkDestination(kind, verb, channel, contract);
+    if (payloads.length === 0) return [];
+    const scope = messageScope.getStore();
+    const correlationId = options.correlationId ?? scope?.envelope.correlationId ?? scope?.envelope.id;
+    const causationId = options.causationId ?? scope?.envelope.id;
+    // Every payload is validated before anything is sent: a bad one fails the batch, naming it.
+    const messages: OutgoingMessage[] = [];
+    for (let i = 0; i < payloads.length; i++) {
+      const id = options.ids?.[i];
+      try {
+        const encoded = encodeMessageSync(contract, payloads[i] as never, {
+          clock: this.#clock,
+          correlationId,
+          causationId,
+          ...(id === undefined ? {} : { id }),
+          ...(options.headers === undefined ? {} : { headers: options.headers }),
+          ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
+        });
+        messages.push(encoded instanceof Promise ? await encoded : encoded);
+      } catch (error) {
+        if (isSwitchyardError(error))
+          throw new SwitchyardError(error.code, `${verb}: payload ${i} of ${payloads.length}: ${error.message}`, {
+            cause: error,
+            retryable: error.retryable,
+            details: { index: i },
+          });
+        throw error;
+      }
+    }
+    await this.#sendEncoded(verb, channel, contract, messages, correlationId, scope, options.signal);
+    return messages.map((m) => ({ id: m.id, destination: channel.name }));
+  }
+
+  #checkDestination(kind: 'topic' | 'queue', verb: string, channel: Channel, contract: AnyContract): void {
+    if (typeof channel !== 'object' || channel === null || typeof channel.name !== 'string')
+      throw new InvalidOptionError(
+        `${verb}.channel`,
+        'is not a channel',
+        `pass the result of define${kind === 'topic' ? 'Topic' : 'Queue'}()`,
+      );
+    if (channel.kind !== kind)
+      throw new SwitchyardError(
+        'SWITCHYARD_CHANNEL_MISMATCH',
+        `app.${verb}() goes to a ${kind}, but '${channel.name}' is a ${channel.kind}: ` +
+          `use app.${kind === 'topic' ? verb.replace('publish', 'send') : verb.replace('send', 'publish')}() for it`,
+        { retryable: false },
+      );
+    assertChannelFits(channel.kind, channel.name, contract);
+    if (!channel.contracts.some((c) => c.name === contract.name))
+      throw new SwitchyardError(
+        'SWITCHYARD_CHANNEL_MISMATCH',
+        `${contract.kind} '${contract.name}' is not listed on ${channel.kind} '${channel.name}' ` +
+          `(it carries ${channel.contracts.map((c) => `'${c.name}'`).join(', ') || 'nothing'})`,
+        { retryable: false },
+      );
+    // Handlers still draining may publish; only a closed transport refuses.
+    if (this.#status === 'stopped') throw this.#shutdownError(verb);
+  }
+
+  /** One send span per message (each carries its own trace context), one transport call for all. */
+  async #sendEncoded(
+    verb: string,
+    channel: Channel,
+    contract: AnyContract,
+    messages: readonly OutgoingMessage[],
+    correlationId: string | undefined,
+    scope: ReturnType<typeof messageScope.getStore>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     this.#transportStarted ??= this.#transport.start();
     await this.#transportStarted;
-
-    const span = this.#telemetry.startSend({
-      system: this.#transport.system,
-      destination: channel.name,
-      messageId: message.id,
-      messageType: contract.name,
-      key: message.key,
-      bodySize: message.body.byteLength,
-      correlationId,
-      parent: scope?.traceContext ?? this.#telemetry.active(),
-    });
-    const headers = { ...message.headers };
-    span.inject(headers);
+    const parent = scope?.traceContext ?? this.#telemetry.active();
+    const spans = [];
+    for (const message of messages) {
+      const span = this.#telemetry.startSend({
+        system: this.#transport.system,
+        destination: channel.name,
+        messageId: message.id,
+        messageType: contract.name,
+        key: message.key,
+        bodySize: message.body.byteLength,
+        correlationId,
+        parent,
+      });
+      // The message was encoded for this call alone: its headers take the trace context in place.
+      span.inject(message.headers as Record<string, string>);
+      spans.push(span);
+    }
     try {
-      await this.#transport.publish(
-        channel.name,
-        [{ ...message, headers }],
-        options.signal === undefined ? undefined : { signal: options.signal },
-      );
+      await this.#transport.publish(channel.name, messages, signal === undefined ? undefined : { signal });
     } catch (cause) {
-      span.end(cause);
-      if (isSwitchyardError(cause)) throw cause;
+      for (const span of spans) span.end(cause);
+      const messageIds = messages.map((m) => m.id);
+      if (isSwitchyardError(cause)) {
+        if (messages.length === 1) throw cause;
+        throw new SwitchyardError(
+          cause.code,
+          `${verb} of ${messages.length} ${contract.name} to '${channel.name}' failed: ${cause.message}`,
+          {
+            cause,
+            retryable: cause.retryable,
+            details: { destination: channel.name, messageIds },
+          },
+        );
+      }
       throw new SwitchyardError(
         'SWITCHYARD_PUBLISH',
-        `${verb} of ${contract.name} ${message.id} to '${channel.name}' failed`,
-        {
-          cause,
-        },
+        messages.length === 1
+          ? `${verb} of ${contract.name} ${messages[0]!.id} to '${channel.name}' failed`
+          : `${verb} of ${messages.length} ${contract.name} to '${channel.name}' failed`,
+        { cause, details: { destination: channel.name, messageIds } },
       );
     }
-    span.end();
-    this.events.emit('publisher:message:sent', {
-      destination: channel.name,
-      messageId: message.id,
-      type: contract.name,
-    });
-    return { id: message.id, destination: channel.name };
+    for (const span of spans) span.end();
+    for (const message of messages)
+      this.events.emit('publisher:message:sent', {
+        destination: channel.name,
+        messageId: message.id,
+        type: contract.name,
+      });
   }
 
   /** An AbortSignal that fires after `ms` on the app's clock. */

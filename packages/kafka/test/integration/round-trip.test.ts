@@ -54,6 +54,27 @@ describe('KafkaTransport through createApp', () => {
     expect(lag.reduce((n, p) => n + Number(p.committed), 0)).toBe(payloads.length);
   });
 
+  it('publishes a batch with publishBatch: every message arrives once, under its receipt id, in key order', async () => {
+    const topicName = await kit.topic('batch', 3);
+    const topic = ticks(topicName);
+    const group = kit.group();
+    const seen: Array<Envelope<{ id: string; key: string; seq: number }>> = [];
+    const app = createApp({ transport: kit.transport({ producer: { lingerMs: 0 } }) });
+    app.consume(topic, { group, handlers: [defineHandler(Tick, (message) => void seen.push(message))] });
+    await app.start();
+    const payloads = tickPayloads(200, 7);
+    const receipts = await app.publishBatch(topic, Tick, payloads, { headers: { 'x-batch': 'b-1' } });
+    expect(receipts).toHaveLength(payloads.length);
+    await until(() => seen.length >= payloads.length, 'the batch consumed');
+    expect(seen.map((m) => m.id).sort()).toEqual(receipts.map((r) => r.id).sort());
+    expect(orderViolations(seen.map((m) => m.payload))).toEqual([]);
+    for (const m of seen) {
+      expect(m.headers['x-batch']).toBe('b-1');
+      expect(m.source.kind === 'log' && m.source.partition).toBe(partitionForKey(m.key, 3));
+    }
+    await app.stop();
+  });
+
   it('never commits past a message that is still running, and commits past it once it finishes', async () => {
     const topicName = await kit.topic('watermark', 1);
     const topic = ticks(topicName);

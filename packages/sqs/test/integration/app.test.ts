@@ -1,7 +1,7 @@
 // The SQS transport under core's runtime: retries as visibility changes following the retry
 // policy, and bad input dead-lettered with a reason, none of it lost or crashing a poller.
 
-import { DeleteQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteQueueCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
   createApp,
   defineCommand,
@@ -28,18 +28,46 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
   const resources = new TestResources();
   afterEach(() => resources.cleanup());
 
+  /** A queue with its DLQ (5 s visibility), both deleted after the test. */
+  async function provision(client: SQSClient, name: string, maxReceiveCount?: number) {
+    const queues = await createQueueWithDeadLetter(client, {
+      name,
+      visibilityTimeoutS: 5,
+      ...(maxReceiveCount === undefined ? {} : { maxReceiveCount }),
+    });
+    resources.track(async () => {
+      await client.send(new DeleteQueueCommand({ QueueUrl: queues.queueUrl })).catch(() => {});
+      await client.send(new DeleteQueueCommand({ QueueUrl: queues.dlqUrl })).catch(() => {});
+    });
+    return queues;
+  }
+
+  it('sends a batch of commands with sendBatch in SendMessageBatch calls of ten, each consumed once', async () => {
+    const { client, calls } = recordingClient(endpointOf(service));
+    const name = resources.name('batch');
+    await provision(client, name);
+    const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0 });
+    const queue = defineQueue({ name, commands: [ChargeCard] });
+    const app = createApp({ transport });
+    resources.track(() => app.stop({ deadlineMs: 5_000 }));
+    const processed: string[] = [];
+    app.consume(queue, {
+      group: 'billing',
+      transportOptions: { waitTimeSeconds: 1 },
+      handlers: [defineHandler(ChargeCard, (message) => void processed.push(message.id))],
+    });
+    await app.start();
+    const payloads = Array.from({ length: 23 }, (_, i) => ({ orderId: `o-${i}`, amount: i + 1 }));
+    const receipts = await app.sendBatch(queue, ChargeCard, payloads);
+    expect(callsOf(calls, 'SendMessageBatch').map((c) => c.input.Entries.length)).toEqual([10, 10, 3]);
+    await waitUntil('the batch consumed', () => processed.length >= payloads.length, 20_000);
+    expect([...processed].sort()).toEqual(receipts.map((r) => r.id).sort());
+  });
+
   it('retries by the policy through visibility changes and dead-letters bad input with a reason', async () => {
     const { client, calls } = recordingClient(endpointOf(service));
     const name = resources.name('charges');
-    const { queueUrl, dlqUrl } = await createQueueWithDeadLetter(client, {
-      name,
-      visibilityTimeoutS: 5,
-      maxReceiveCount: 10,
-    });
-    resources.track(async () => {
-      await client.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => {});
-      await client.send(new DeleteQueueCommand({ QueueUrl: dlqUrl })).catch(() => {});
-    });
+    const { queueUrl, dlqUrl } = await provision(client, name, 10);
     const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0 });
     const queue = defineQueue({ name, commands: [ChargeCard] });
     const app = createApp({ transport });
