@@ -79,8 +79,11 @@ export async function runFanOut(sns: SNSClient, sqs: SQSClient, prefix: string):
   const orders = defineTopic({ name: `${prefix}-orders`, events: [OrderPlaced, OrderShipped] });
   const shop = createApp({ transport: new SnsTransport({ client: sns }) });
   await Promise.all([shop, ...apps].map((app) => app.start()));
-  await shop.publish(orders, OrderPlaced, { orderId: 'o-1', amount: 50 });
-  await shop.publish(orders, OrderPlaced, { orderId: 'o-2', amount: 500 });
+  // Two events in one SNS PublishBatch call, then one on its own.
+  await shop.publishBatch(orders, OrderPlaced, [
+    { orderId: 'o-1', amount: 50 },
+    { orderId: 'o-2', amount: 500 },
+  ]);
   await shop.publish(orders, OrderShipped, { orderId: 'o-2', amount: 500 });
 
   const deadline = Date.now() + 20_000;

@@ -420,7 +420,12 @@ export class ConsumerRuntime {
       const error = validationError(contract.name, validated.issues);
       return this.#deadLetter(delivery, this.#info(decoded), 'validation', error, started);
     }
-    const envelope = { ...decoded, payload: validated.value, key: decoded.key || keyOf(contract, validated.value) };
+    // The decoded envelope is this message's own: reused when validation kept the payload as it was
+    // and the key is known (the usual case), instead of a copy of every field per message.
+    const envelope =
+      validated.value === decoded.payload && decoded.key !== ''
+        ? decoded
+        : { ...decoded, payload: validated.value, key: decoded.key || keyOf(contract, validated.value) };
     const handler = this.config.handlers.get(contract.name)!;
     if (this.config.semantics === 'at-most-once')
       return this.#runAtMostOnce(delivery, envelope, contract, handler, span);

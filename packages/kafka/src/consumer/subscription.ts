@@ -66,6 +66,9 @@ export interface SubscriptionContext {
 
 type Outcome = 'done' | 'released' | 'revoked';
 
+/** The one resolved promise every synchronous settlement returns. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 class KafkaDelivery implements Delivery, UnsettledDelivery {
   readonly message: RawMessage;
   readonly attempt: number;
@@ -153,6 +156,8 @@ export class KafkaSubscription implements TransportSubscription {
   #inFlightBytes = 0;
   /** Hand-overs waiting for in-flight room; called on every settlement. */
   readonly #roomWaiters = new Set<() => void>();
+  /** Partitions paused because the in-flight bounds were full (resumed as settlements make room). */
+  readonly #backpressured = new Set<PartitionState>();
   #activeBatches = 0;
   #idleWaiters: Array<() => void> = [];
   #stopping = false;
@@ -427,6 +432,7 @@ export class KafkaSubscription implements TransportSubscription {
   #revoke(state: PartitionState): void {
     if (state.revoked) return;
     state.revoked = true;
+    this.#backpressured.delete(state);
     state.controller.abort(
       new SwitchyardError('SWITCHYARD_TRANSPORT', `partition ${state.id} was revoked from this member`, {
         retryable: false,
@@ -706,6 +712,7 @@ export class KafkaSubscription implements TransportSubscription {
   #pause(state: PartitionState, reason: PauseReason): void {
     if (state.pauseReasons.has(reason) || state.revoked) return;
     state.pauseReasons.add(reason);
+    if (reason === 'backpressure') this.#backpressured.add(state);
     if (state.pauseReasons.size === 1) {
       this.#consumer.pause([{ topic: state.topic, partitions: [state.partition] }]);
       this.#ctx.events.emit('kafka:partition:paused', {
@@ -718,6 +725,7 @@ export class KafkaSubscription implements TransportSubscription {
   }
 
   #unpause(state: PartitionState, reason: PauseReason): void {
+    if (reason === 'backpressure') this.#backpressured.delete(state);
     if (!state.pauseReasons.delete(reason) || state.revoked) return;
     if (state.pauseReasons.size === 0) {
       this.#consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
@@ -730,11 +738,12 @@ export class KafkaSubscription implements TransportSubscription {
   }
 
   #resumeIfRoom(): void {
-    for (const waiter of [...this.#roomWaiters]) waiter();
+    // Runs on every settlement: no copy of the waiters when there are none (the usual case).
+    if (this.#roomWaiters.size > 0) for (const waiter of [...this.#roomWaiters]) waiter();
+    if (this.#backpressured.size === 0) return;
     const roomy =
       this.#inFlight <= this.#spec.maxInFlight / 2 && this.#inFlightBytes <= this.#spec.maxInFlightBytes / 2;
-    for (const state of this.#partitions.values()) {
-      if (!state.pauseReasons.has('backpressure')) continue;
+    for (const state of [...this.#backpressured]) {
       const partitionRoomy = this.#partitionMaxInFlight === 0 || state.unsettled.size <= this.#partitionMaxInFlight / 2;
       if (roomy && partitionRoomy) this.#unpause(state, 'backpressure');
     }
@@ -753,28 +762,27 @@ export class KafkaSubscription implements TransportSubscription {
   // ---------------------------------------------------------------------------------------------
   // Settling
 
-  async #settle(delivery: KafkaDelivery, settlement: Settlement): Promise<void> {
-    if (delivery.settled || delivery.settling)
-      throw new SwitchyardError(
-        'SWITCHYARD_TRANSPORT',
-        `delivery ${delivery.state.id}@${delivery.offset} was already settled`,
-        {
-          retryable: false,
-        },
-      );
-    const state = delivery.state;
-    if (state.revoked || !delivery.counted) {
-      // The partition moved to another member: it will deliver the record again; nothing of
-      // ours may be committed or written for it now.
-      delivery.settled = true;
-      delivery.resolveOutcome('revoked');
-      return;
-    }
-    delivery.settling = true;
+  // Not `async`: an ack (nearly every settlement) completes without a promise or frame of its own.
+  #settle(delivery: KafkaDelivery, settlement: Settlement): Promise<void> {
     try {
+      if (delivery.settled || delivery.settling)
+        throw new SwitchyardError(
+          'SWITCHYARD_TRANSPORT',
+          `delivery ${delivery.state.id}@${delivery.offset} was already settled`,
+          { retryable: false },
+        );
+      const state = delivery.state;
+      if (state.revoked || !delivery.counted) {
+        // The partition moved to another member: it will deliver the record again; nothing of
+        // ours may be committed or written for it now.
+        delivery.settled = true;
+        delivery.resolveOutcome('revoked');
+        return SETTLED;
+      }
       switch (settlement.kind) {
         case 'ack':
-          break;
+          this.#settled(delivery);
+          return SETTLED;
         case 'release':
           // Not processed: it stays unfinished, so the watermark holds before it and it is read
           // again by the next owner of the partition (or after a restart).
@@ -782,21 +790,41 @@ export class KafkaSubscription implements TransportSubscription {
           delivery.resolveOutcome('released');
           this.#uncount(delivery);
           this.#resumeIfRoom();
-          return;
+          return SETTLED;
         case 'dead-letter':
-          await this.#deadLetter(delivery, settlement.record, settlement.destination);
-          break;
         case 'retry':
-          if (this.#ctx.options.retry.mode !== 'retry-topics')
-            throw new SwitchyardError('SWITCHYARD_CAPABILITY', "retry settlements need retry.mode 'retry-topics'", {
-              retryable: false,
-            });
-          await this.#retry(delivery, settlement.delayMs, settlement.attempt);
-          break;
+          return this.#settleByWriting(delivery, settlement);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Dead-letter and retry settlements: the record is written elsewhere first, then completed. */
+  async #settleByWriting(
+    delivery: KafkaDelivery,
+    settlement: Extract<Settlement, { kind: 'dead-letter' | 'retry' }>,
+  ): Promise<void> {
+    delivery.settling = true;
+    try {
+      if (settlement.kind === 'dead-letter') {
+        await this.#deadLetter(delivery, settlement.record, settlement.destination);
+      } else {
+        if (this.#ctx.options.retry.mode !== 'retry-topics')
+          throw new SwitchyardError('SWITCHYARD_CAPABILITY', "retry settlements need retry.mode 'retry-topics'", {
+            retryable: false,
+          });
+        await this.#retry(delivery, settlement.delayMs, settlement.attempt);
       }
     } finally {
       delivery.settling = false;
     }
+    this.#settled(delivery);
+  }
+
+  /** The delivery is done with: counts, outcome, watermark, commit schedule, room for more. */
+  #settled(delivery: KafkaDelivery): void {
+    const state = delivery.state;
     delivery.settled = true;
     const revoked = state.revoked || !delivery.counted;
     this.#uncount(delivery);
