@@ -8,7 +8,12 @@ import { acquireServices, awsClientConfig, type RunningServices } from '@switchy
 import { closeQuietly, within } from './deadline.js';
 import { kafkaCeiling } from './kafka/ceiling.js';
 import { kafkaClient } from './kafka/client.js';
-import { type KafkaContext, kafkaConsumeNoop, kafkaConsumeValidatedTraced } from './kafka/consume.js';
+import {
+  type KafkaContext,
+  kafkaConsumeNoop,
+  kafkaConsumeValidatedTraced,
+  kafkaConsumeVsDecodingRaw,
+} from './kafka/consume.js';
 import { kafkaKeyed } from './kafka/keyed.js';
 import { kafkaProduce } from './kafka/produce.js';
 import { Topics } from './kafka/support.js';
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
             rawMedian = await kafkaConsumeNoop(ctx);
           });
           await section('kafka consume zod+tracing', () => kafkaConsumeValidatedTraced(ctx));
+          await section('kafka consume no-op vs kafkajs+decode', () => kafkaConsumeVsDecodingRaw(ctx));
         }
         if (wants('keyed')) await section('kafka keyed', () => kafkaKeyed(ctx));
         if (wants('produce')) await section('kafka batched publish', () => kafkaProduce(ctx));

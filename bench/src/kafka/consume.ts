@@ -92,6 +92,35 @@ function consumePair(ctx: KafkaContext, validatedTraced: boolean): Promise<PairR
   });
 }
 
+/**
+ * Context for pair 1: the same Switchyard run against a raw loop that also decodes the headers and
+ * parses the JSON body of each message, the work no consumer of these messages can skip. Its ratio
+ * is Switchyard's own overhead; the gap between it and pair 1's ratio is the decoding floor.
+ */
+export async function kafkaConsumeVsDecodingRaw(ctx: KafkaContext): Promise<void> {
+  const { settings, kafka, brokers, topics } = ctx;
+  const result = await runPair({
+    name: 'kafka consume no-op vs decoding raw loop',
+    rounds: settings.rounds,
+    maxSpread: settings.maxSpread,
+    prepare: async () => {
+      const topic = await topics.create('decoding', settings.kafkaPartitions);
+      await seed(kafka, topic, settings.kafkaMessages, { traceparent: false });
+      return { brokers, topic, count: settings.kafkaMessages };
+    },
+    candidate: async (r) => sideRun(await switchyardConsume(r, {})),
+    reference: async (r) => sideRun(await rawConsume(kafka, r, undefined, { decode: true })),
+    cleanup: (r) => topics.remove(r.topic),
+  });
+  ctx.report.comparison(
+    'kafka.consume.noop_vs_decoding_raw',
+    'kafka consume no-op vs kafkajs+decode',
+    { candidate: 'switchyard', reference: 'kafkajs_decoding' },
+    result.comparison,
+  );
+  reportPhases(ctx, 'kafka.consume.noop_vs_decoding_raw', 'kafka consume no-op vs kafkajs+decode', result);
+}
+
 /** Pair 1. Returns the raw client's median rate (context for the Java ceiling). */
 export async function kafkaConsumeNoop(ctx: KafkaContext): Promise<number> {
   rawSettingsMatch();

@@ -2,7 +2,7 @@
 // Switchyard, so a memory child running it loads only kafkajs. Its settings are Switchyard's consumer
 // defaults (kafkaConsumerDefaults), checked against them by rawSettingsMatch() in consume.ts.
 
-import type { Kafka } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import { closeQuietly, signal, within } from '../deadline.js';
 import { ConsumeClock, type ConsumeRun, type ConsumeTiming, deadlineFor, uniqueName } from './client.js';
 
@@ -17,7 +17,29 @@ export const rawSettings = {
   partitionsConsumedConcurrently: 1,
 } as const;
 
-export async function rawConsume(kafka: Kafka, run: ConsumeRun, onDone?: () => void): Promise<ConsumeTiming> {
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * What any consumer of these messages must do before a handler sees them: read the headers as
+ * text and parse the JSON body. The `decoding` raw loop does it, to tell that floor apart from
+ * framework overhead (Switchyard does this and more for every message).
+ */
+function decodeLikeAnyConsumer(message: KafkaMessage): unknown {
+  const headers: Record<string, string> = {};
+  for (const name in message.headers) {
+    const value = message.headers[name];
+    if (Buffer.isBuffer(value)) headers[name] = utf8.decode(value);
+  }
+  return message.value === null ? headers : JSON.parse(utf8.decode(message.value));
+}
+
+export async function rawConsume(
+  kafka: Kafka,
+  run: ConsumeRun,
+  onDone?: () => void,
+  options: { decode?: boolean } = {},
+): Promise<ConsumeTiming> {
+  const decode = options.decode === true;
   const consumer = kafka.consumer({
     groupId: uniqueName('raw'),
     sessionTimeout: rawSettings.sessionTimeoutMs,
@@ -43,6 +65,7 @@ export async function rawConsume(kafka: Kafka, run: ConsumeRun, onDone?: () => v
         for (const message of batch.messages) {
           if (!isRunning() || isStale()) break;
           // The no-op handler: the message is looked at, nothing is done with it.
+          if (decode) decodeLikeAnyConsumer(message);
           clock.message();
           if (message.value !== null && ++processed === run.count) {
             onDone?.();
