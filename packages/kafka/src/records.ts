@@ -37,7 +37,9 @@ function headerString(value: Buffer | string): string {
  * Header names lower-cased, values decoded as UTF-8 (invalid bytes become U+FFFD rather than an
  * error). A repeated header keeps its last value, which is the one Kafka's `lastHeader` returns.
  */
-export function decodeHeaders(headers: Readonly<Record<string, DriverHeaderValue>>): Record<string, string> {
+export function decodeHeaders(
+  headers: Readonly<Record<string, DriverHeaderValue>> | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   // for-in rather than Object.entries: this runs for every record, and the pairs were garbage.
   for (const name in headers) {
@@ -93,9 +95,11 @@ export function messageBytes(message: OutgoingMessage): number {
 }
 
 /** A record's headers as they go back onto a topic: the original bytes, untouched. */
-export function rawHeaders(headers: Readonly<Record<string, DriverHeaderValue>>): Record<string, Buffer | string> {
+export function rawHeaders(
+  headers: Readonly<Record<string, DriverHeaderValue>> | undefined,
+): Record<string, Buffer | string> {
   const out: Record<string, Buffer | string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined || value === null) continue;
     const last = Array.isArray(value) ? value[value.length - 1] : (value as Buffer | string);
     if (last !== undefined && last !== null) out[name] = last;

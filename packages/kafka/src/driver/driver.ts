@@ -13,7 +13,8 @@ export interface DriverRecord {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, DriverHeaderValue>>;
+  /** Absent when the record has none (kafkajs' own messages are passed through as they are). */
+  readonly headers?: Readonly<Record<string, DriverHeaderValue>>;
   /** Broker or producer timestamp, ms since the epoch, as a decimal string. */
   readonly timestamp: string;
 }
