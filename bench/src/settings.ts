@@ -55,7 +55,7 @@ const full = {
   sqsSlowMessages: 3_000,
   sqsInFlight: 10,
   memoryMessages: 1_000_000,
-  memoryRounds: 1,
+  memoryRounds: 3,
   backlogSeconds: 30,
   backlogInFlight: 16,
   ceilingRuns: 3,

@@ -37,7 +37,7 @@ export async function rawConsume(
   kafka: Kafka,
   run: ConsumeRun,
   onDone?: () => void,
-  options: { decode?: boolean } = {},
+  options: { decode?: boolean; onFirst?: () => void } = {},
 ): Promise<ConsumeTiming> {
   const decode = options.decode === true;
   const consumer = kafka.consumer({
@@ -66,6 +66,7 @@ export async function rawConsume(
           if (!isRunning() || isStale()) break;
           // The no-op handler: the message is looked at, nothing is done with it.
           if (decode) decodeLikeAnyConsumer(message);
+          if (processed === 0) options.onFirst?.();
           clock.message();
           if (message.value !== null && ++processed === run.count) {
             onDone?.();

@@ -10,7 +10,13 @@ import { ConsumeClock, type ConsumeRun, type ConsumeTiming, deadlineFor, uniqueN
 
 export async function switchyardConsume(
   run: ConsumeRun,
-  options: { contract?: typeof OrderPlaced; propagator?: TextMapPropagator; onDone?: () => void },
+  options: {
+    contract?: typeof OrderPlaced;
+    propagator?: TextMapPropagator;
+    onDone?: () => void;
+    /** Called once, at the first message. */
+    onFirst?: () => void;
+  },
 ): Promise<ConsumeTiming> {
   const transport = new KafkaTransport({ brokers: run.brokers, clientId: 'bench-switchyard' });
   const app = createApp({ transport, ...(options.propagator ? { propagator: options.propagator } : {}) });
@@ -22,6 +28,7 @@ export async function switchyardConsume(
     group: uniqueName('sy'),
     handlers: [
       defineHandler(contract, () => {
+        if (processed === 0) options.onFirst?.();
         clock.message();
         if (++processed === run.count) {
           options.onDone?.();

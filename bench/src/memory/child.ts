@@ -24,7 +24,16 @@ export type ChildTask =
     };
 
 export type ChildReport =
-  | { kind: 'consume'; rssIdle: number; rssEnd: number; rssPeak: number; heapUsedEnd: number; rate: number }
+  | {
+      kind: 'consume';
+      rssIdle: number;
+      rssEnd: number;
+      rssPeak: number;
+      /** Mean of the 100 ms samples from the first message to the last: RSS whatever the GC phase. */
+      rssMean: number;
+      heapUsedEnd: number;
+      rate: number;
+    }
   | { kind: 'backlog'; samples: [number, number][]; processed: number }
   | { kind: 'error'; message: string };
 
@@ -32,31 +41,46 @@ const mb = (bytes: number) => bytes / (1024 * 1024);
 
 async function consume(task: Extract<ChildTask, { kind: 'consume' }>): Promise<ChildReport> {
   const run = { brokers: task.brokers, topic: task.topic, count: task.count };
-  let start: (onDone: () => void) => Promise<{ rate: number }>;
+  let start: (onDone: () => void, onFirst: () => void) => Promise<{ rate: number }>;
   if (task.side === 'switchyard') {
     const { switchyardConsume } = await import('../kafka/switchyard-consume.js');
-    start = (onDone) => switchyardConsume(run, { onDone });
+    start = (onDone, onFirst) => switchyardConsume(run, { onDone, onFirst });
   } else {
     const { rawConsume } = await import('../kafka/raw-consume.js');
-    start = (onDone) => rawConsume(kafkaClient(task.brokers, 'bench-memory-raw'), run, onDone);
+    start = (onDone, onFirst) => rawConsume(kafkaClient(task.brokers, 'bench-memory-raw'), run, onDone, { onFirst });
   }
   // After the side's modules are loaded, before it connects.
   const rssIdle = mb(process.memoryUsage.rss());
   let rssPeak = rssIdle;
+  let rssSum = 0;
+  let rssSamples = 0;
+  let consuming = false;
   const sampler = setInterval(() => {
-    rssPeak = Math.max(rssPeak, mb(process.memoryUsage.rss()));
+    const rss = mb(process.memoryUsage.rss());
+    rssPeak = Math.max(rssPeak, rss);
+    if (consuming) {
+      rssSum += rss;
+      rssSamples++;
+    }
   }, 100);
   try {
     // Measured when the M-th message is handled, before the consumer closes: what a running
     // service holds after M messages.
     let rssEnd = 0;
     let heapUsedEnd = 0;
-    const { rate } = await start(() => {
-      rssEnd = mb(process.memoryUsage.rss());
-      heapUsedEnd = mb(process.memoryUsage().heapUsed);
-    });
+    const { rate } = await start(
+      () => {
+        rssEnd = mb(process.memoryUsage.rss());
+        heapUsedEnd = mb(process.memoryUsage().heapUsed);
+        consuming = false;
+      },
+      () => {
+        consuming = true;
+      },
+    );
     rssPeak = Math.max(rssPeak, rssEnd);
-    return { kind: 'consume', rssIdle, rssEnd, rssPeak, heapUsedEnd, rate };
+    const rssMean = rssSamples > 0 ? rssSum / rssSamples : rssEnd;
+    return { kind: 'consume', rssIdle, rssEnd, rssPeak, rssMean, heapUsedEnd, rate };
   } finally {
     clearInterval(sampler);
   }
