@@ -311,6 +311,10 @@ export class Telemetry {
   }
 
   startSend(info: SendSpanInfo): SendSpan {
+    // No SDK: the tracer's span would be a non-recording one carrying the parent's span context,
+    // so injecting the parent is the same, and with a no-op meter there is nothing to count. A
+    // batch of thousands of publishes then builds no attribute sets, spans or contexts.
+    if (this.#tracingOff() && !this.#instruments.processTimed) return new ParentSendSpan(this, info.parent);
     const started = performance.now();
     const attributes: Attributes = {
       [Attr.system]: info.system,
@@ -639,4 +643,32 @@ function contextManagerRegistered(): boolean {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The send span when nothing records (see `startSend`): the parent's context, made a span if asked. */
+class ParentSendSpan implements SendSpan {
+  readonly #telemetry: Telemetry;
+  readonly #parent: Context;
+  #span: Span | undefined;
+
+  constructor(telemetry: Telemetry, parent: Context) {
+    this.#telemetry = telemetry;
+    this.#parent = parent;
+  }
+
+  get span(): Span {
+    if (this.#span === undefined) {
+      const parentSpan = trace.getSpanContext(this.#parent);
+      this.#span = trace.wrapSpanContext(
+        parentSpan !== undefined && isSpanContextValid(parentSpan) ? parentSpan : INVALID_SPAN_CONTEXT,
+      );
+    }
+    return this.#span;
+  }
+
+  inject(headers: Record<string, string>): void {
+    this.#telemetry.inject(this.#parent, headers);
+  }
+
+  end(): void {}
 }
