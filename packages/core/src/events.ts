@@ -61,6 +61,11 @@ export class TypedEvents<M extends object> {
     this.#listeners.get(name)?.delete(listener as (payload: never) => void);
   }
 
+  /** Whether anyone listens: lets a per-message emitter skip building a payload nobody reads. */
+  has<K extends keyof M>(name: K): boolean {
+    return (this.#listeners.get(name)?.size ?? 0) > 0;
+  }
+
   emit<K extends keyof M>(name: K, payload: M[K]): void {
     const set = this.#listeners.get(name);
     if (!set) return;

@@ -611,12 +611,13 @@ class SwitchyardApp implements App {
       );
     }
     for (const span of spans) span.end();
-    for (const message of messages)
-      this.events.emit('publisher:message:sent', {
-        destination: channel.name,
-        messageId: message.id,
-        type: contract.name,
-      });
+    if (this.events.has('publisher:message:sent'))
+      for (const message of messages)
+        this.events.emit('publisher:message:sent', {
+          destination: channel.name,
+          messageId: message.id,
+          type: contract.name,
+        });
   }
 
   /** An AbortSignal that fires after `ms` on the app's clock. */

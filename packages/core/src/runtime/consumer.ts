@@ -957,6 +957,7 @@ export class ConsumerRuntime {
 
   /** Built as one object: it is emitted for nearly every message. */
   #emitAcked(delivery: Delivery, envelope: Envelope<unknown>, attempt: number, started: number): void {
+    if (!this.#deps.events.has('consumer:message:acked')) return;
     this.#deps.events.emit('consumer:message:acked', {
       consumerGroup: this.config.group,
       destination: this.config.channel.name,
