@@ -10,6 +10,7 @@
 // settlement that fails is retried with backoff until it succeeds or shutdown passes its deadline:
 // the message is never acked instead and never dropped.
 
+import { setMaxListeners } from 'node:events';
 import type { Context } from '@opentelemetry/api';
 import type { Clock, RandomSource } from '../clock.js';
 import type { AnyContract } from '../contracts.js';
@@ -127,6 +128,9 @@ export class ConsumerRuntime {
   #interrupted = 0;
 
   constructor(config: ResolvedConsumer, deps: ConsumerDeps) {
+    // Every delivery waiting for room listens on these (one listener each, removed when it starts):
+    // as many as the transport hands over, so Node's default of 10 would warn of a leak that is not.
+    setMaxListeners(0, this.#stopping.signal, this.#abandon.signal);
     this.config = config;
     this.#deps = deps;
     this.#runs = new HandlerRuns(deps.clock);
