@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type HotKeyReport, KeyedScheduler } from '../src/keyed-scheduler.js';
-import { flush } from './runtime/fake-clock.js';
+import { settle } from './support/fake-clock.js';
 
 /** A task the test finishes by hand. */
 function gate() {
@@ -23,11 +23,11 @@ describe('KeyedScheduler', () => {
         log.push(`end ${i}`);
       });
     }
-    await flush();
+    await settle();
     expect(log).toEqual(['start 0']);
     gates[2]!.open();
     gates[1]!.open();
-    await flush();
+    await settle();
     expect(log).toEqual(['start 0']);
     gates[0]!.open();
     await scheduler.idle();
@@ -44,7 +44,7 @@ describe('KeyedScheduler', () => {
         await g.opened;
       });
     }
-    await flush();
+    await settle();
     expect([...running].sort()).toEqual(['a', 'b', 'c']);
     expect(scheduler.queuedKeys).toBe(3);
     g.open();
@@ -63,7 +63,7 @@ describe('KeyedScheduler', () => {
       .then(() => {
         third = true;
       });
-    await flush();
+    await settle();
     expect(third).toBe(false);
     expect(scheduler.inFlight).toBe(2);
     expect(scheduler.waiting).toBe(1);
@@ -83,7 +83,7 @@ describe('KeyedScheduler', () => {
       .then(() => {
         admitted = true;
       });
-    await flush();
+    await settle();
     expect(admitted).toBe(false);
     g1.open();
     await big;
@@ -99,7 +99,7 @@ describe('KeyedScheduler', () => {
     const order: string[] = [];
     const large = scheduler.schedule('b', 50, async () => {}).then(() => order.push('large'));
     const small = scheduler.schedule('c', 5, async () => {}).then(() => order.push('small'));
-    await flush();
+    await settle();
     expect(order).toEqual([]);
     g.open();
     await Promise.all([large, small]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../src/errors.js';
 import { OffsetWatermark } from '../src/offset-watermark.js';
-import { seededRandom } from './policies/fake-clock.js';
+import { seededRandom } from './support/fake-clock.js';
 
 function tracked(partition: number, ...offsets: number[]): OffsetWatermark {
   const w = new OffsetWatermark();

@@ -4,7 +4,7 @@ import { defineEvent } from '../src/contracts.js';
 import type { RawMessage } from '../src/envelope.js';
 import { hasCode } from '../src/errors.js';
 import { decodeRawMessage, encodeMessage, fallbackId, type TypeResolver, WireHeaders } from '../src/wire.js';
-import { FakeClock } from './runtime/fake-clock.js';
+import { FakeClock } from './support/fake-clock.js';
 
 const OrderPlaced = defineEvent({
   name: 'OrderPlaced',

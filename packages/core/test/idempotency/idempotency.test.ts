@@ -9,7 +9,7 @@ import {
 import { MemoryIdempotencyStore } from '../../src/idempotency/memory-store.js';
 import { payloadHash } from '../../src/idempotency/payload-hash.js';
 import type { IdempotencyStore } from '../../src/ports/idempotency.js';
-import { FakeClock, settle } from '../policies/fake-clock.js';
+import { FakeClock, settle } from '../support/fake-clock.js';
 
 function envelope(id: string, payload: unknown, extra: Partial<Envelope> = {}): Envelope {
   return {
@@ -202,7 +202,7 @@ describe('Idempotency', () => {
     const gate = deferred<string>();
     const run = idempotency.run(envelope('m-1', {}), () => gate.promise);
     await settle();
-    expect(clock.sleeping).toEqual([10_000]);
+    expect(clock.pending).toEqual([10_000]);
     await clock.advance(10_000);
     await clock.advance(10_000);
     await clock.advance(10_000);
@@ -217,7 +217,7 @@ describe('Idempotency', () => {
     expect(other).toEqual({ status: 'in-progress', leaseExpiresAt: 70_000 });
     gate.resolve('done');
     expect(await run).toEqual({ status: 'executed', result: 'done' });
-    expect(clock.sleeping).toEqual([]);
+    expect(clock.pending).toEqual([]);
     await clock.advance(60_000);
     expect(store.calls.filter((c) => c.startsWith('renew'))).toHaveLength(4);
   });
@@ -248,7 +248,7 @@ describe('Idempotency', () => {
       ['redis timeout', { operation: 'renew', key: 'm-1' }],
       ['redis timeout', { operation: 'renew', key: 'm-1' }],
     ]);
-    expect(clock.sleeping).toEqual([1_000]);
+    expect(clock.pending).toEqual([1_000]);
     gate.resolve();
     await run;
   });
@@ -263,7 +263,7 @@ describe('Idempotency', () => {
     expect(errors.map(([message, context]) => [message.startsWith('lost the idempotency lease'), context])).toEqual([
       [true, { operation: 'renew', key: 'm-1' }],
     ]);
-    expect(clock.sleeping).toEqual([]);
+    expect(clock.pending).toEqual([]);
     gate.resolve();
     await run;
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LruMap } from '../../src/idempotency/lru-map.js';
-import { seededRandom } from '../policies/fake-clock.js';
+import { seededRandom } from '../support/fake-clock.js';
 
 describe('LruMap', () => {
   it('orders entries from least to most recently used', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { MemoryIdempotencyStore } from '../../src/idempotency/memory-store.js';
 import type { ClaimResult } from '../../src/ports/idempotency.js';
-import { FakeClock } from '../policies/fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 function store(maxEntries?: number) {
   const clock = new FakeClock(0);

@@ -7,8 +7,8 @@ import {
   readDeadLetterHeaders,
 } from '../../src/dead-letter-headers.js';
 import { MemoryBroker } from '../../src/memory/broker.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { bytes, text } from './helpers.js';
-import { ManualClock } from './manual-clock.js';
 
 const queueRecord: DeadLetterRecord = {
   source: { kind: 'queue', queue: 'payments', messageId: 'sqs-1', receiveCount: 4, groupId: 'acct-9' },
@@ -88,7 +88,7 @@ describe('dead-letter headers', () => {
 });
 
 function withDeadLetters(count: number) {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const broker = new MemoryBroker({ clock });
   broker.createQueue('payments');
   broker.createQueue('payments-dlq');
@@ -118,7 +118,7 @@ describe('DLQ inspection and redrive', () => {
   });
 
   it('lists messages moved by the redrive policy with their source queue', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const broker = new MemoryBroker({ clock });
     broker.createQueue('dlq');
     broker.createQueue('q', { maxReceiveCount: 1, deadLetterQueue: 'dlq', visibilityTimeoutMs: 1_000 });

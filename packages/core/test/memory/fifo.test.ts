@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.js';
 import { MemoryBroker } from '../../src/memory/broker.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { bytes, text } from './helpers.js';
-import { ManualClock } from './manual-clock.js';
 
 function setup() {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const broker = new MemoryBroker({ clock });
   broker.createQueue('orders.fifo', { visibilityTimeoutMs: 1_000 });
   const send = (groupId: string, body: string, deduplicationId = body) =>
@@ -93,7 +93,7 @@ describe('FIFO queue', () => {
   });
 
   it('moves a group head past maxReceiveCount to the FIFO dead-letter queue and unblocks the group', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const broker = new MemoryBroker({ clock });
     broker.createQueue('dlq.fifo');
     broker.createQueue('q.fifo', { visibilityTimeoutMs: 1_000, maxReceiveCount: 1, deadLetterQueue: 'dlq.fifo' });

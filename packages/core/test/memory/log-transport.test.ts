@@ -5,11 +5,11 @@ import { hasCode } from '../../src/errors.js';
 import { MemoryBroker } from '../../src/memory/broker.js';
 import { MemoryLogTransport } from '../../src/memory/log-transport.js';
 import type { Delivery, DeliverySink } from '../../src/ports/transport.js';
+import { FakeClock, settle } from '../support/fake-clock.js';
 import { bytes, CollectingSink, outgoing, recordingObserver, spec, text } from './helpers.js';
-import { ManualClock, settle } from './manual-clock.js';
 
 async function setup(partitions = 1) {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const broker = new MemoryBroker({ clock });
   broker.createTopic('t', { partitions });
   const transport = new MemoryLogTransport({ broker });

@@ -5,11 +5,11 @@ import { hasCode } from '../../src/errors.js';
 import { MemoryBroker } from '../../src/memory/broker.js';
 import { MemoryQueueTransport } from '../../src/memory/queue-transport.js';
 import type { Delivery, DeliverySink } from '../../src/ports/transport.js';
+import { FakeClock, settle } from '../support/fake-clock.js';
 import { bytes, CollectingSink, outgoing, recordingObserver, spec, text } from './helpers.js';
-import { ManualClock, settle } from './manual-clock.js';
 
 async function setup(queueOptions: Parameters<MemoryBroker['createQueue']>[1] = {}, fifo = false) {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const broker = new MemoryBroker({ clock });
   broker.createQueue('jobs-dlq');
   broker.createQueue('jobs', queueOptions);
@@ -195,7 +195,7 @@ describe('MemoryQueueTransport', () => {
   });
 
   it('moves a message that keeps failing to the DLQ through the redrive policy', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const broker = new MemoryBroker({ clock });
     broker.createQueue('dlq');
     broker.createQueue('q', { maxReceiveCount: 3, deadLetterQueue: 'dlq' });
@@ -252,7 +252,7 @@ describe('MemoryQueueTransport', () => {
   });
 
   it('keeps FIFO order: the ordering key is the group, one message of a group at a time', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const broker = new MemoryBroker({ clock });
     broker.createQueue('pay.fifo');
     const transport = new MemoryQueueTransport({ broker, fifo: true });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { hasCode, isSwitchyardError } from '../../src/errors.js';
 import { MemoryBroker } from '../../src/memory/broker.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { bytes, text } from './helpers.js';
-import { ManualClock } from './manual-clock.js';
 
 function setup(options: Parameters<MemoryBroker['createQueue']>[1] = {}) {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const broker = new MemoryBroker({ clock });
   broker.createQueue('jobs', options);
   return { clock, broker };
@@ -116,7 +116,7 @@ describe('queue', () => {
   });
 
   it('moves a message to the dead-letter queue instead of a receive past maxReceiveCount', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const broker = new MemoryBroker({ clock });
     broker.createQueue('jobs-dlq');
     broker.createQueue('jobs', { visibilityTimeoutMs: 1_000, maxReceiveCount: 2, deadLetterQueue: 'jobs-dlq' });

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.js';
 import { MemoryBroker } from '../../src/memory/broker.js';
 import { murmur2, partitionForKey } from '../../src/memory/partitioner.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { bytes, text } from './helpers.js';
-import { ManualClock } from './manual-clock.js';
 
 describe('topic log', () => {
   it("hashes keys with Kafka's murmur2, so a key lands on the partition a Kafka client would pick", () => {
@@ -65,7 +65,7 @@ describe('topic log', () => {
   });
 
   it('stamps records with the producer timestamp when given, else the broker clock', () => {
-    const clock = new ManualClock(1_000);
+    const clock = new FakeClock(1_000);
     const broker = new MemoryBroker({ clock });
     broker.createTopic('t', { partitions: 1 });
     const [a, b] = broker.append('t', [{ body: bytes('a') }, { body: bytes('b'), timestamp: 500 }]);
@@ -74,7 +74,7 @@ describe('topic log', () => {
   });
 
   it('drops records older than retentionMs and advances the log start offset, never reusing offsets', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const broker = new MemoryBroker({ clock });
     broker.createTopic('t', { partitions: 1, retentionMs: 60_000 });
     broker.append('t', [{ body: bytes('old-1') }, { body: bytes('old-2') }]);

@@ -8,7 +8,7 @@ import {
   type CircuitState,
   type CircuitStateChange,
 } from '../../src/policies/circuit-breaker.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 function breaker(options: Partial<CircuitBreakerOptions> = {}) {
   const clock = new FakeClock(0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { RetryBudget, type RetryBudgetOptions } from '../../src/policies/retry-budget.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 function budget(options: RetryBudgetOptions = {}) {
   const clock = new FakeClock(0);

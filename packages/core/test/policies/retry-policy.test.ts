@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RandomSource } from '../../src/clock.js';
 import { InvalidOptionError, NonRetryableError, RetryableError, SwitchyardError } from '../../src/errors.js';
 import { type RetryDecision, RetryPolicy, type RetryPolicyOptions } from '../../src/policies/retry-policy.js';
-import { scriptedRandom, seededRandom } from './fake-clock.js';
+import { scriptedRandom, seededRandom } from '../support/fake-clock.js';
 
 const T0 = 1_000_000;
 const never: RandomSource = () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { TokenBucket, type TokenBucketOptions } from '../../src/policies/token-bucket.js';
-import { FakeClock, settle } from './fake-clock.js';
+import { FakeClock, settle } from '../support/fake-clock.js';
 
 function bucket(options: Omit<TokenBucketOptions, 'clock'>) {
   const clock = new FakeClock(0);
@@ -57,7 +57,7 @@ describe('TokenBucket', () => {
     })();
     await settle();
     expect(taken).toBe(1);
-    expect(clock.sleeping).toEqual([100]);
+    expect(clock.pending).toEqual([100]);
     await clock.advance(4_899);
     expect(taken).toBe(49);
     await clock.advance(1);
@@ -72,7 +72,7 @@ describe('TokenBucket', () => {
     const takers = ['a', 'b', 'c', 'd'].map((name) => b.take().then(() => order.push(`${name}@${clock.now()}`)));
     await settle();
     expect(order).toEqual(['a@0']);
-    expect(clock.sleeping).toEqual([100, 200, 300]);
+    expect(clock.pending).toEqual([100, 200, 300]);
     await clock.advance(300);
     await Promise.all(takers);
     expect(order).toEqual(['a@0', 'b@100', 'c@200', 'd@300']);
@@ -84,11 +84,11 @@ describe('TokenBucket', () => {
     const controller = new AbortController();
     const waiting = b.take(1, controller.signal);
     await settle();
-    expect(clock.sleeping).toEqual([100]);
+    expect(clock.pending).toEqual([100]);
     const reason = new Error('operator stopped the redrive');
     controller.abort(reason);
     await expect(waiting).rejects.toBe(reason);
-    expect(clock.sleeping).toEqual([]);
+    expect(clock.pending).toEqual([]);
     // The aborted reservation does not delay the next caller.
     expect(b.tryTake()).toBe(100);
     await expect(b.take(1, AbortSignal.abort(new Error('already')))).rejects.toThrow('already');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HandlerDeadlines, type TimedRun } from '../../src/runtime/handler-deadlines.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 /** A run that records when it was timed out. */
 class Run implements TimedRun {

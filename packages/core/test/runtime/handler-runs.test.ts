@@ -6,7 +6,7 @@ import { defineHandler, type HandlerContext } from '../../src/handlers.js';
 import type { Logger } from '../../src/logger.js';
 import type { Delivery, Settlement } from '../../src/ports/transport.js';
 import { encodeMessage } from '../../src/wire.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { deliver, harness, OrderPlaced, orders } from './harness.js';
 
 /** A promise and the function that resolves it. */

@@ -6,7 +6,7 @@ import type { SwitchyardEventName, SwitchyardEvents } from '../../src/events.js'
 import type { TransportCapabilities } from '../../src/ports/transport.js';
 import { type App, type AppOptions, createApp } from '../../src/runtime/app.js';
 import { encodeMessage } from '../../src/wire.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { type DeliverOptions, type FakeDelivery, FakeTransport } from './fake-transport.js';
 
 export const OrderPlaced = defineEvent({

@@ -16,8 +16,8 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../../src/errors.js';
 import { defineHandler } from '../../src/handlers.js';
-import { FakeClock } from '../runtime/fake-clock.js';
 import { ChargeCard, harness, OrderPlaced, orders, payments } from '../runtime/harness.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const spans = new InMemorySpanExporter();
 const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });

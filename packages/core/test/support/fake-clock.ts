@@ -1,6 +1,8 @@
-// Test time and randomness for the policy and idempotency tests: a clock that moves only when the
-// test advances it (sleepers wake in time order, each continuation run before the next), and a
-// seeded random source, so every test lists the same decisions on every run.
+// Test time and randomness for core's tests (core cannot use @switchyard/testing's ManualClock:
+// that package depends on this one). Time moves only when a test advances it; sleepers wake in
+// time order, each one's continuations run before the next wakes; a test can wait until the code
+// under test has gone to sleep instead of guessing with real timers. Seeded or scripted random
+// sources make every run take the same decisions.
 import type { Clock, RandomSource } from '../../src/clock.js';
 
 interface Sleeper {
@@ -12,8 +14,11 @@ interface Sleeper {
 export class FakeClock implements Clock {
   #now: number;
   readonly #sleepers = new Set<Sleeper>();
+  #sleepListeners: Array<{ readonly test: (ms: number) => boolean; readonly resolve: (ms: number) => void }> = [];
+  /** Every sleep requested, in order (ms). */
+  readonly sleeps: number[] = [];
 
-  constructor(start = 1_000_000) {
+  constructor(start = 1_700_000_000_000) {
     this.#now = start;
   }
 
@@ -38,24 +43,37 @@ export class FakeClock implements Clock {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#sleepers.add(sleeper);
+      this.sleeps.push(ms);
+      const listeners = this.#sleepListeners;
+      this.#sleepListeners = [];
+      for (const l of listeners) {
+        if (l.test(ms)) l.resolve(ms);
+        else this.#sleepListeners.push(l);
+      }
     });
   }
 
   /** Durations of the sleeps not yet woken, in the order they were asked for. */
-  get sleeping(): number[] {
+  get pending(): number[] {
     return [...this.#sleepers].map((s) => s.ms);
   }
 
-  /** Moves time forward by `ms`, waking due sleepers in time order. */
+  /** Resolves when some code sleeps for a duration matching `test` (already pending counts). */
+  whenSleeping(test: (ms: number) => boolean = () => true): Promise<number> {
+    for (const s of this.#sleepers) if (test(s.ms)) return Promise.resolve(s.ms);
+    return new Promise((resolve) => this.#sleepListeners.push({ test, resolve }));
+  }
+
+  /** Moves time forward by `ms`, waking due sleepers in time order (each one's continuations run first). */
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms;
     for (;;) {
-      let next: Sleeper | undefined;
-      for (const s of this.#sleepers) if (s.at <= target && (next === undefined || s.at < next.at)) next = s;
-      if (next === undefined) break;
-      this.#sleepers.delete(next);
-      this.#now = Math.max(this.#now, next.at);
-      next.wake();
+      let due: Sleeper | undefined;
+      for (const s of this.#sleepers) if (s.at <= target && (due === undefined || s.at < due.at)) due = s;
+      if (due === undefined) break;
+      this.#sleepers.delete(due);
+      this.#now = Math.max(this.#now, due.at);
+      due.wake();
       await settle();
     }
     this.#now = target;
@@ -69,7 +87,7 @@ export class FakeClock implements Clock {
 }
 
 /** Lets pending promise continuations run: macrotask hops, no wall-clock wait. */
-export async function settle(rounds = 4): Promise<void> {
+export async function settle(rounds = 5): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
