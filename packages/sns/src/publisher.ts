@@ -3,11 +3,9 @@
 // first so filter policies can match the message type; at most 10 of them, because that is what SNS
 // hands to an SQS subscription with raw delivery (the rest ride packed in `sy-headers`).
 
-import { createHash } from 'node:crypto';
 import {
   type MessageAttributeValue,
   PublishBatchCommand,
-  type PublishBatchCommandOutput,
   type PublishBatchRequestEntry,
   PublishCommand,
   type SNSClient,
@@ -16,8 +14,12 @@ import { type Clock, type OutgoingMessage, SwitchyardError } from '@switchyard/c
 import {
   type AttributeValue,
   attributesSize,
+  type BatchSender,
+  batchEntryId,
   encodeBody,
   encodeHeaders,
+  fifoDeduplicationId,
+  sendBatches,
   splitBatches,
   utf8Length,
 } from '@switchyard/sqs';
@@ -31,11 +33,6 @@ export interface PreparedPublish {
   readonly size: number;
   readonly groupId: string | undefined;
   readonly deduplicationId: string | undefined;
-}
-
-function toDeduplicationId(value: string): string {
-  if (value.length > 0 && value.length <= 128 && /^[\x21-\x7e]+$/.test(value)) return value;
-  return createHash('sha256').update(value).digest('hex');
 }
 
 export function isFifoTopic(nameOrArn: string): boolean {
@@ -72,7 +69,7 @@ export function preparePublish(
     attributes,
     size,
     groupId: options.fifo ? (message.key ?? message.id).slice(0, 128) : undefined,
-    deduplicationId: options.fifo ? toDeduplicationId(message.deduplicationId ?? message.id) : undefined,
+    deduplicationId: options.fifo ? fifoDeduplicationId(message.deduplicationId ?? message.id) : undefined,
   };
 }
 
@@ -82,7 +79,7 @@ export function splitPublishBatches(entries: readonly PreparedPublish[]): Prepar
 
 function toEntry(entry: PreparedPublish, index: number): PublishBatchRequestEntry {
   return {
-    Id: `m${index}`,
+    Id: batchEntryId(index),
     Message: entry.message,
     ...(Object.keys(entry.attributes).length > 0
       ? { MessageAttributes: entry.attributes as Record<string, MessageAttributeValue> }
@@ -90,12 +87,6 @@ function toEntry(entry: PreparedPublish, index: number): PublishBatchRequestEntr
     ...(entry.groupId === undefined ? {} : { MessageGroupId: entry.groupId }),
     ...(entry.deduplicationId === undefined ? {} : { MessageDeduplicationId: entry.deduplicationId }),
   };
-}
-
-function isClientFault(error: unknown): boolean {
-  const e = error as { $fault?: unknown; name?: unknown };
-  if (typeof e?.name === 'string' && /throttl/i.test(e.name)) return false;
-  return e?.$fault === 'client';
 }
 
 function publishError(topic: string, what: string, cause: unknown, retryable: boolean): SwitchyardError {
@@ -127,66 +118,23 @@ export class SnsPublisher {
     const fifo = isFifoTopic(arn);
     const topic = topicNameOf(arn);
     const entries = messages.map((m) => preparePublish(m, { topic, fifo }));
-    const batches = splitPublishBatches(entries);
-    if (fifo) {
-      for (const batch of batches) await this.#send(arn, topic, batch, signal);
-      return;
-    }
-    let next = 0;
-    const worker = async () => {
-      while (next < batches.length) await this.#send(arn, topic, batches[next++] as PreparedPublish[], signal);
-    };
-    const results = await Promise.allSettled(
-      Array.from({ length: Math.min(this.#options.concurrency, batches.length) }, worker),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  async #send(arn: string, topic: string, batch: PreparedPublish[], signal: AbortSignal | undefined): Promise<void> {
-    const sendOptions = signal ? { abortSignal: signal } : {};
-    let pending = batch;
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      let retry: PreparedPublish[] = [];
-      if (pending.length === 1) {
-        const entry = pending[0] as PreparedPublish;
+    const sender: BatchSender<PreparedPublish> = {
+      sendOne: async (entry, signal) => {
         const { Id: _id, ...input } = toEntry(entry, 0);
-        try {
-          await this.#client.send(new PublishCommand({ TopicArn: arn, ...input }), sendOptions);
-        } catch (error) {
-          if (signal?.aborted || isClientFault(error) || attempt >= this.#options.attempts)
-            throw publishError(topic, `message ${entry.messageId}`, error, !isClientFault(error));
-          retry = pending;
-        }
-      } else {
-        let out: Partial<Pick<PublishBatchCommandOutput, 'Failed'>> = {};
-        try {
-          out = await this.#client.send(
-            new PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: pending.map(toEntry) }),
-            sendOptions,
-          );
-        } catch (error) {
-          if (signal?.aborted || isClientFault(error) || attempt >= this.#options.attempts)
-            throw publishError(topic, `batch of ${pending.length}`, error, !isClientFault(error));
-          retry = pending;
-        }
-        for (const failure of out.Failed ?? []) {
-          const entry = pending[Number((failure.Id ?? '').slice(1))];
-          if (!entry) continue;
-          if (failure.SenderFault || attempt >= this.#options.attempts)
-            throw publishError(
-              topic,
-              `message ${entry.messageId} refused: ${failure.Code ?? 'unknown'}: ${failure.Message ?? ''}`,
-              undefined,
-              !failure.SenderFault,
-            );
-          retry.push(entry);
-        }
-      }
-      if (retry.length === 0) return;
-      pending = retry;
-      await this.#options.clock.sleep(Math.min(1000, 50 * 2 ** (attempt - 1)), signal);
-    }
+        await this.#client.send(new PublishCommand({ TopicArn: arn, ...input }), sendOptions(signal));
+      },
+      sendBatch: (batch, signal) =>
+        this.#client.send(
+          new PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: batch.map(toEntry) }),
+          sendOptions(signal),
+        ),
+      error: (what, cause, retryable) => publishError(topic, what, cause, retryable),
+      ...this.#options,
+    };
+    await sendBatches(splitPublishBatches(entries), sender, fifo, signal);
   }
+}
+
+function sendOptions(signal: AbortSignal | undefined) {
+  return signal ? { abortSignal: signal } : {};
 }

@@ -1,3 +1,5 @@
+export type { BatchEntryFailure, BatchSender } from './batch-sender.js';
+export { batchEntryId, fifoDeduplicationId, isClientFault, sendBatches } from './batch-sender.js';
 export type { DecodedBody, EncodedBody } from './body-codec.js';
 export { BODY_ENCODING_HEADER, decodeBody, encodeBody } from './body-codec.js';
 export type { DeadLetterMessage } from './dead-letter-message.js';

@@ -3,15 +3,14 @@
 // FIFO queues get a MessageGroupId (the message key) and a MessageDeduplicationId (the message id
 // unless given), and their batches go out one after another so a group keeps its order.
 
-import { createHash } from 'node:crypto';
 import {
   SendMessageBatchCommand,
-  type SendMessageBatchCommandOutput,
   type SendMessageBatchRequestEntry,
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type Clock, type OutgoingMessage, SwitchyardError } from '@switchyard/core';
+import { type BatchSender, batchEntryId, fifoDeduplicationId, sendBatches } from './batch-sender.js';
 import { encodeBody } from './body-codec.js';
 import { type AttributeValue, attributesSize, encodeHeaders, utf8Length } from './message-attributes.js';
 import { SqsLimits } from './options.js';
@@ -26,12 +25,6 @@ export interface PreparedEntry {
   readonly delaySeconds: number | undefined;
   readonly groupId: string | undefined;
   readonly deduplicationId: string | undefined;
-}
-
-/** SQS's rule for deduplication ids: up to 128 of alphanumerics and punctuation. */
-function toDeduplicationId(value: string): string {
-  if (value.length > 0 && value.length <= 128 && /^[\x21-\x7e]+$/.test(value)) return value;
-  return createHash('sha256').update(value).digest('hex');
 }
 
 /** Checks and converts one message; throws a non-retryable SwitchyardError for what SQS would refuse. */
@@ -74,7 +67,7 @@ export function prepareEntry(
     delaySeconds,
     // A FIFO message without a key has nothing to stay in order with: its own group.
     groupId: options.fifo ? (message.key ?? message.id).slice(0, 128) : undefined,
-    deduplicationId: options.fifo ? toDeduplicationId(message.deduplicationId ?? message.id) : undefined,
+    deduplicationId: options.fifo ? fifoDeduplicationId(message.deduplicationId ?? message.id) : undefined,
   };
 }
 
@@ -107,19 +100,13 @@ export function splitBatches<T extends { readonly size: number }>(
 
 function toBatchEntry(entry: PreparedEntry, index: number): SendMessageBatchRequestEntry {
   return {
-    Id: `m${index}`,
+    Id: batchEntryId(index),
     MessageBody: entry.body,
     ...(Object.keys(entry.attributes).length > 0 ? { MessageAttributes: entry.attributes as never } : {}),
     ...(entry.delaySeconds === undefined ? {} : { DelaySeconds: entry.delaySeconds }),
     ...(entry.groupId === undefined ? {} : { MessageGroupId: entry.groupId }),
     ...(entry.deduplicationId === undefined ? {} : { MessageDeduplicationId: entry.deduplicationId }),
   };
-}
-
-function isClientFault(error: unknown): boolean {
-  const e = error as { $fault?: unknown; name?: unknown };
-  if (typeof e?.name === 'string' && /throttl|RequestThrottled|OverLimit/i.test(e.name)) return false;
-  return e?.$fault === 'client';
 }
 
 function publishError(destination: string, what: string, cause: unknown, retryable: boolean): SwitchyardError {
@@ -157,71 +144,26 @@ export class SqsPublisher {
     const entries = messages.map((m) =>
       prepareEntry(m, { destination: name, fifo, maxMessageBytes: this.#options.maxMessageBytes }),
     );
-    const batches = splitBatches(entries, this.#options.maxMessageBytes);
-    if (fifo) {
-      for (const batch of batches) await this.#sendBatch(url, name, batch, signal);
-      return;
-    }
-    let next = 0;
-    const worker = async () => {
-      while (next < batches.length) {
-        const batch = batches[next++] as PreparedEntry[];
-        await this.#sendBatch(url, name, batch, signal);
-      }
-    };
-    const workers = Array.from({ length: Math.min(this.#options.concurrency, batches.length) }, worker);
-    const results = await Promise.allSettled(workers);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  async #sendBatch(url: string, name: string, batch: PreparedEntry[], signal: AbortSignal | undefined): Promise<void> {
-    const { attempts, clock } = this.#options;
-    const sendOptions = signal ? { abortSignal: signal } : {};
-    let pending = batch;
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      let retry: PreparedEntry[] = [];
-      if (pending.length === 1) {
-        const entry = pending[0] as PreparedEntry;
+    const { attempts, concurrency, clock } = this.#options;
+    const sender: BatchSender<PreparedEntry> = {
+      sendOne: async (entry, signal) => {
         const { Id: _id, ...input } = toBatchEntry(entry, 0);
-        try {
-          await this.#client.send(new SendMessageCommand({ QueueUrl: url, ...input }), sendOptions);
-        } catch (error) {
-          if (signal?.aborted || isClientFault(error) || attempt >= attempts)
-            throw publishError(name, `message ${entry.messageId}`, error, !isClientFault(error));
-          retry = pending;
-        }
-      } else {
-        let out: Partial<Pick<SendMessageBatchCommandOutput, 'Failed'>>;
-        try {
-          out = await this.#client.send(
-            new SendMessageBatchCommand({ QueueUrl: url, Entries: pending.map(toBatchEntry) }),
-            sendOptions,
-          );
-        } catch (error) {
-          if (signal?.aborted || isClientFault(error) || attempt >= attempts)
-            throw publishError(name, `batch of ${pending.length}`, error, !isClientFault(error));
-          retry = pending;
-          out = {};
-        }
-        for (const failure of out.Failed ?? []) {
-          const index = Number((failure.Id ?? '').slice(1));
-          const entry = pending[index];
-          if (!entry) continue;
-          if (failure.SenderFault || attempt >= attempts)
-            throw publishError(
-              name,
-              `message ${entry.messageId} refused: ${failure.Code ?? 'unknown'}: ${failure.Message ?? ''}`,
-              undefined,
-              !failure.SenderFault,
-            );
-          retry.push(entry);
-        }
-      }
-      if (retry.length === 0) return;
-      pending = retry;
-      await clock.sleep(Math.min(1000, 50 * 2 ** (attempt - 1)), signal);
-    }
+        await this.#client.send(new SendMessageCommand({ QueueUrl: url, ...input }), sendOptions(signal));
+      },
+      sendBatch: (batch, signal) =>
+        this.#client.send(
+          new SendMessageBatchCommand({ QueueUrl: url, Entries: batch.map(toBatchEntry) }),
+          sendOptions(signal),
+        ),
+      error: (what, cause, retryable) => publishError(name, what, cause, retryable),
+      attempts,
+      concurrency,
+      clock,
+    };
+    await sendBatches(splitBatches(entries, this.#options.maxMessageBytes), sender, fifo, signal);
   }
+}
+
+function sendOptions(signal: AbortSignal | undefined) {
+  return signal ? { abortSignal: signal } : {};
 }

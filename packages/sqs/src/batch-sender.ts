@@ -1,0 +1,113 @@
+// The send loop SQS SendMessageBatch and SNS PublishBatch share: batches in parallel (or one after
+// another where order matters), a lone entry through the single-message call, entries the server
+// failed on its side sent again with backoff, and the call failed on the first entry it refuses.
+
+import { createHash } from 'node:crypto';
+import type { Clock, SwitchyardError } from '@switchyard/core';
+
+/** What a batch call reports per failed entry (the AWS SDK's BatchResultErrorEntry). */
+export interface BatchEntryFailure {
+  readonly Id?: string | undefined;
+  readonly SenderFault?: boolean | undefined;
+  readonly Code?: string | undefined;
+  readonly Message?: string | undefined;
+}
+
+export interface BatchSender<E extends { readonly messageId: string }> {
+  /** One entry alone (SendMessage, Publish). */
+  sendOne(entry: E, signal: AbortSignal | undefined): Promise<void>;
+  /** Several entries; entry `i` goes with the id `m<i>`. */
+  sendBatch(
+    entries: readonly E[],
+    signal: AbortSignal | undefined,
+  ): Promise<{ readonly Failed?: readonly BatchEntryFailure[] | undefined }>;
+  /** The call's error: `what` names the message or batch, `retryable` says whether a later try may work. */
+  error(what: string, cause: unknown, retryable: boolean): SwitchyardError;
+  readonly attempts: number;
+  readonly concurrency: number;
+  readonly clock: Clock;
+}
+
+/** The batch-entry id of entry `index` (what `BatchSender.sendBatch` must use). */
+export const batchEntryId = (index: number): string => `m${index}`;
+
+/** Sends every batch; `ordered` sends them one after another (FIFO), else `concurrency` at a time. */
+export async function sendBatches<E extends { readonly messageId: string }>(
+  batches: readonly (readonly E[])[],
+  sender: BatchSender<E>,
+  ordered: boolean,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (ordered) {
+    for (const batch of batches) await sendWithRetries(batch, sender, signal);
+    return;
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) await sendWithRetries(batches[next++]!, sender, signal);
+  };
+  const results = await Promise.allSettled(
+    Array.from({ length: Math.min(sender.concurrency, batches.length) }, worker),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+async function sendWithRetries<E extends { readonly messageId: string }>(
+  batch: readonly E[],
+  sender: BatchSender<E>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  let pending = batch;
+  for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
+    const last = attempt >= sender.attempts;
+    let retry: E[] = [];
+    if (pending.length === 1) {
+      const entry = pending[0]!;
+      try {
+        await sender.sendOne(entry, signal);
+      } catch (error) {
+        if (signal?.aborted || isClientFault(error) || last)
+          throw sender.error(`message ${entry.messageId}`, error, !isClientFault(error));
+        retry = [...pending];
+      }
+    } else {
+      let failures: readonly BatchEntryFailure[] = [];
+      try {
+        failures = (await sender.sendBatch(pending, signal)).Failed ?? [];
+      } catch (error) {
+        if (signal?.aborted || isClientFault(error) || last)
+          throw sender.error(`batch of ${pending.length}`, error, !isClientFault(error));
+        retry = [...pending];
+      }
+      for (const failure of failures) {
+        const entry = pending[Number((failure.Id ?? '').slice(1))];
+        if (!entry) continue;
+        if (failure.SenderFault || last)
+          throw sender.error(
+            `message ${entry.messageId} refused: ${failure.Code ?? 'unknown'}: ${failure.Message ?? ''}`,
+            undefined,
+            !failure.SenderFault,
+          );
+        retry.push(entry);
+      }
+    }
+    if (retry.length === 0) return;
+    pending = retry;
+    await sender.clock.sleep(Math.min(1000, 50 * 2 ** (attempt - 1)), signal);
+  }
+}
+
+/** A fault of the request itself (not throttling): sending it again cannot help. */
+export function isClientFault(error: unknown): boolean {
+  const e = error as { $fault?: unknown; name?: unknown };
+  if (typeof e?.name === 'string' && /throttl|RequestThrottled|OverLimit/i.test(e.name)) return false;
+  return e?.$fault === 'client';
+}
+
+/** SQS's and SNS's rule for deduplication ids: up to 128 of alphanumerics and punctuation, else a hash. */
+export function fifoDeduplicationId(value: string): string {
+  if (value.length > 0 && value.length <= 128 && /^[\x21-\x7e]+$/.test(value)) return value;
+  return createHash('sha256').update(value).digest('hex');
+}
