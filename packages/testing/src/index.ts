@@ -92,3 +92,5 @@ export type {
 export { MESSAGE_OUTCOMES, MessageSpy, spyOn } from './spies/message-spy.js';
 export type { PublishSpyOptions, SentMessage } from './spies/publish-spy.js';
 export { PublishSpy, spyOnPublishes } from './spies/publish-spy.js';
+// Waiting on conditions
+export { waitUntil } from './wait/wait-until.js';

@@ -1,10 +1,10 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { SqsTransport } from '@switchyard/sqs';
-import { TestResources } from '@switchyard/testing';
+import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SnsTransport, subscribeQueue } from '../../src/index.js';
 import { collect } from '../support/collector.js';
-import { motoClients, queue, topic, waitUntil } from '../support/moto.js';
+import { motoClients, queue, topic } from '../support/moto.js';
 
 const encoder = new TextEncoder();
 const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';

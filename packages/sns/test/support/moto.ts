@@ -60,19 +60,3 @@ export async function queue(
   resources.track(() => sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(() => {}), `delete ${name}`);
   return { name, url };
 }
-
-export async function waitUntil<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-  describe?: () => string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe ? `\n${describe()}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

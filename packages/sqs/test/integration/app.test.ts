@@ -11,12 +11,11 @@ import {
   RetryableError,
   type SwitchyardEvents,
 } from '@switchyard/core';
-import { TestResources } from '@switchyard/testing';
+import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createQueueWithDeadLetter, DECODE_ERROR_HEADER, inspectDeadLetters, SqsTransport } from '../../src/index.js';
 import { callsOf, endpointOf, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
-import { waitUntil } from '../support/wait.js';
 
 const ChargeCard = defineCommand({
   name: 'ChargeCard',

@@ -1,10 +1,9 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { TestResources } from '@switchyard/testing';
+import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqsTransport } from '../../src/index.js';
 import { callsOf, createQueue, endpointOf, queueCounts, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
 import { ackAll, holdAll, outgoing, TestConsumer } from '../support/test-consumer.js';
-import { waitUntil } from '../support/wait.js';
 
 describe.each(SQS_SERVERS)('SqsTransport consuming on $name', ({ service }) => {
   const resources = new TestResources();

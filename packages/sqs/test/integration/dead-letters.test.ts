@@ -1,6 +1,6 @@
 import { DeleteQueueCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type Clock, type DeadLetterRecord, hasCode } from '@switchyard/core';
-import { TestResources } from '@switchyard/testing';
+import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   buildDeadLetterMessage,
@@ -11,7 +11,6 @@ import {
 } from '../../src/index.js';
 import { callsOf, endpointOf, queueCounts, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
 import { ackAll, outgoing, type Received, TestConsumer } from '../support/test-consumer.js';
-import { waitUntil } from '../support/wait.js';
 
 const decoder = new TextDecoder();
 

@@ -1,11 +1,10 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { TransportObserver } from '@switchyard/core';
-import { TestResources } from '@switchyard/testing';
+import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQueueWithDeadLetter, DECODE_ERROR_HEADER, SqsTransport } from '../../src/index.js';
 import { createQueue, endpointOf, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
 import { ackAll, holdAll, outgoing, TestConsumer } from '../support/test-consumer.js';
-import { waitUntil } from '../support/wait.js';
 
 const topicArn = 'arn:aws:sns:us-east-1:123456789012:orders';
 

@@ -1,9 +1,8 @@
-import { TestResources } from '@switchyard/testing';
+import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqsTransport } from '../../src/index.js';
 import { createQueue, endpointOf, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
 import { outgoing, type Received, TestConsumer } from '../support/test-consumer.js';
-import { waitUntil } from '../support/wait.js';
 
 describe.each(SQS_SERVERS)('SqsTransport on a FIFO queue on $name', ({ service }) => {
   const resources = new TestResources();

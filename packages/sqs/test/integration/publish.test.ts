@@ -1,10 +1,9 @@
 import { errorCodeOf } from '@switchyard/core';
-import { TestResources } from '@switchyard/testing';
+import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQueueWithDeadLetter, SqsTransport } from '../../src/index.js';
 import { callsOf, createQueue, endpointOf, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
 import { ackAll, outgoing, TestConsumer } from '../support/test-consumer.js';
-import { waitUntil } from '../support/wait.js';
 
 const encoder = new TextEncoder();
 

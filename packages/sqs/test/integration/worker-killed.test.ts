@@ -2,12 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { awsClientConfig, TestResources } from '@switchyard/testing';
+import { awsClientConfig, TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqsTransport } from '../../src/index.js';
 import { createQueue, endpointOf, SQS_SERVERS } from '../support/sqs-servers.js';
 import { ackAll, outgoing, TestConsumer } from '../support/test-consumer.js';
-import { waitUntil } from '../support/wait.js';
 
 const packageDir = join(import.meta.dirname, '..', '..');
 

@@ -1,5 +1,10 @@
-// Waiting on conditions against real servers: a polling loop with an overall deadline, never a fixed sleep.
+// Waiting on a condition against real servers: poll it with an overall deadline, never a fixed sleep.
 
+/**
+ * Resolves with the first value of `check` that is neither `undefined` nor `false` (polled every
+ * 25 ms); fails after `timeoutMs` naming `what`, with `describe()` appended when given (the state a
+ * reader needs to see why it never came).
+ */
 export async function waitUntil<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
