@@ -89,7 +89,7 @@ function count(label, code, reportFile) {
         if (test.status !== 'failed') continue;
         const firstLine = String(test.failureMessages?.[0] ?? '')
           .split('\n')[0]
-          .slice(0, 300);
+          .slice(0, 2_000);
         problems.push(`${label}: ${relative(root, file.name)} > ${test.fullName}: ${firstLine}`);
       }
     }

@@ -175,3 +175,41 @@ describe('a start that fails', () => {
     expect(h.seen.map((e) => e.name)).toEqual(['app:stopped']);
   });
 });
+
+describe('a stop during start', () => {
+  it('makes start() reject with SWITCHYARD_SHUTDOWN and still settles what arrived meanwhile', async () => {
+    const h = harness();
+    const handled: string[] = [];
+    h.app.consume(orders, {
+      group: 'g',
+      handlers: [defineHandler(OrderPlaced, (m) => void handled.push(m.payload.orderId))],
+    });
+    // Kafka hands records over before subscribe() resolves (the join finishes first); hold it there.
+    let subscribeCalled!: () => void;
+    const called = new Promise<void>((resolve) => {
+      subscribeCalled = resolve;
+    });
+    let finishSubscribe!: () => void;
+    const held = new Promise<void>((resolve) => {
+      finishSubscribe = resolve;
+    });
+    const subscribe = h.transport.subscribe.bind(h.transport);
+    h.transport.subscribe = async (spec, sink) => {
+      const sub = await subscribe(spec, sink);
+      subscribeCalled();
+      await held;
+      return sub;
+    };
+    const starting = h.app.start();
+    await called;
+    await deliver(h.transport, OrderPlaced, { orderId: 'early', total: 1 });
+    const stopping = h.app.stop();
+    finishSubscribe();
+    await expect(starting).rejects.toMatchObject({ code: 'SWITCHYARD_SHUTDOWN', retryable: false });
+    expect(await stopping).toEqual({ drained: true, abandoned: 0 });
+    expect(handled).toEqual(['early']);
+    expect(h.transport.settleLog.map((s) => s.settlement.kind)).toEqual(['ack']);
+    expect(h.transport.subscription().closed).toBe(true);
+    expect(h.app.health().status).toBe('stopped');
+  });
+});

@@ -75,7 +75,7 @@ async function scenario(kill: 'SIGKILL' | 'SIGTERM') {
     if (offsets.length > 0) expect(offsets.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0]).toBe(committed);
   }
   const duplicates = next.filter((n) => byChild.has(n.id));
-  return { exit, duplicates, byChild, next, committedAtDeath };
+  return { exit, duplicates, byChild, next, committedAtDeath, child };
 }
 
 describe('a member process dies', () => {
@@ -87,8 +87,10 @@ describe('a member process dies', () => {
   });
 
   it('SIGTERM under load: in-flight work finishes, the watermark is committed, duplicates stay within the in-flight window', async () => {
-    const { exit, duplicates } = await scenario('SIGTERM');
-    expect(exit.code).toBe(0);
+    const { exit, duplicates, child } = await scenario('SIGTERM');
+    // On failure, say why the child exited as it did (one line, so the test summary carries it).
+    const why = JSON.stringify({ stderr: child.stderr.join('').slice(-1_500), events: child.events.slice(-3) });
+    expect(exit.code, `child exited ${JSON.stringify(exit)}: ${why}`).toBe(0);
     expect(duplicates.length).toBeLessThanOrEqual(MAX_IN_FLIGHT * 2);
   });
 });
