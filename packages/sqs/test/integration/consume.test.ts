@@ -11,7 +11,8 @@ describe.each(SQS_SERVERS)('SqsTransport consuming on $name', ({ service }) => {
 
   function setup(options: Partial<ConstructorParameters<typeof SqsTransport>[0]> = {}) {
     const { client, calls } = recordingClient(endpointOf(service));
-    const transport = new SqsTransport({ client, visibilityTimeoutS: 2, depthIntervalMs: 0, ...options });
+    // 5 s: an acked message's batched delete must land before the message could come back.
+    const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0, ...options });
     resources.track(() => transport.close(), 'close transport');
     return { client, calls, transport };
   }
@@ -79,8 +80,8 @@ describe.each(SQS_SERVERS)('SqsTransport leases on $name', ({ service }) => {
 
   it('keeps a message invisible with the heartbeat while its handler runs three visibility timeouts', async () => {
     const { client, calls } = recordingClient(endpointOf(service));
-    // 2 s: the heartbeat (every third of it) has over a second of slack on a loaded machine.
-    const transport = new SqsTransport({ client, visibilityTimeoutS: 2, depthIntervalMs: 0 });
+    // 3 s: the heartbeat (every third of it) has two seconds of slack on a loaded machine.
+    const transport = new SqsTransport({ client, visibilityTimeoutS: 3, depthIntervalMs: 0 });
     resources.track(() => transport.close());
     const queue = await createQueue(client, resources, 'heartbeat');
     const consumer = await TestConsumer.open(transport, queue.name, holdAll);
@@ -108,7 +109,7 @@ describe.each(SQS_SERVERS)('SqsTransport leases on $name', ({ service }) => {
       );
     await waitUntil(
       'three visibility timeouts of extensions',
-      () => Date.now() - held.receivedAt > 6_000 && extensions().length >= 4,
+      () => Date.now() - held.receivedAt > 9_000 && extensions().length >= 4,
     );
     await consumer.settle(held, { kind: 'ack' });
     polling = false;

@@ -50,7 +50,7 @@ describe.each(SQS_SERVERS)('a worker killed with SIGKILL mid-batch on $name', ({
   it('loses nothing: what it held reappears after the visibility timeout, what it acked does not', async () => {
     const endpoint = endpointOf(service);
     const client = new SQSClient(awsClientConfig(endpoint));
-    const transport = new SqsTransport({ client, visibilityTimeoutS: 2, depthIntervalMs: 0 });
+    const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0 });
     resources.track(() => transport.close());
     const queue = await createQueue(client, resources, 'killed');
     const published = outgoing(10);
