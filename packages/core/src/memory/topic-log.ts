@@ -34,7 +34,11 @@ export class PartitionLog {
   readonly partition: number;
   /** Wakes fetch loops waiting at the end of the log. */
   readonly appended = new Wakeup();
+  // Records before #head were dropped by retention but are still in the array: the prefix is cut
+  // off only once it is half the array, so a full log that drops one record per append costs O(1)
+  // per append instead of a copy of the partition.
   #records: LogRecord[] = [];
+  #head = 0;
   #startOffset = 0;
 
   constructor(topic: string, partition: number) {
@@ -49,7 +53,7 @@ export class PartitionLog {
 
   /** Offset the next append gets (Kafka's log end offset / high watermark). */
   get endOffset(): number {
-    return this.#startOffset + this.#records.length;
+    return this.#startOffset + this.#records.length - this.#head;
   }
 
   append(record: Omit<LogRecord, 'topic' | 'partition' | 'offset'>): LogRecord {
@@ -66,35 +70,45 @@ export class PartitionLog {
   /** Up to `max` records from `offset` on (an offset below the start yields nothing: out of range). */
   read(offset: number, max: number): LogRecord[] {
     if (offset < this.#startOffset) return [];
-    const from = offset - this.#startOffset;
+    const from = offset - this.#startOffset + this.#head;
     return this.#records.slice(from, from + max);
   }
 
   all(): readonly LogRecord[] {
+    this.#compact();
     return this.#records;
   }
 
   /** The earliest offset whose timestamp is at or after `timestamp` (Kafka ListOffsets), else the end. */
   offsetForTimestamp(timestamp: number): number {
-    const index = this.#records.findIndex((r) => r.timestamp >= timestamp);
-    return index < 0 ? this.endOffset : this.#startOffset + index;
+    for (let i = this.#head; i < this.#records.length; i++)
+      if (this.#records[i]!.timestamp >= timestamp) return this.#startOffset + i - this.#head;
+    return this.endOffset;
   }
 
   /** Applies retention; returns how many records were dropped. */
   enforceRetention(now: number, options: TopicOptions): number {
+    const stored = this.#records.length - this.#head;
     let drop = 0;
     if (options.retentionMs !== undefined) {
       const cutoff = now - options.retentionMs;
-      while (drop < this.#records.length && this.#records[drop]!.appendedAt <= cutoff) drop++;
+      while (drop < stored && this.#records[this.#head + drop]!.appendedAt <= cutoff) drop++;
     }
-    if (options.retentionMessages !== undefined) {
-      drop = Math.max(drop, this.#records.length - options.retentionMessages);
-    }
+    if (options.retentionMessages !== undefined) drop = Math.max(drop, stored - options.retentionMessages);
     if (drop > 0) {
-      this.#records = this.#records.slice(drop);
+      // Cleared so the dropped records can be collected before the prefix is cut off.
+      this.#records.fill(undefined as unknown as LogRecord, this.#head, this.#head + drop);
+      this.#head += drop;
       this.#startOffset += drop;
+      if (this.#head * 2 >= this.#records.length) this.#compact();
     }
     return drop;
+  }
+
+  #compact(): void {
+    if (this.#head === 0) return;
+    this.#records = this.#records.slice(this.#head);
+    this.#head = 0;
   }
 }
 

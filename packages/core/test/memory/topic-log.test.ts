@@ -98,6 +98,23 @@ describe('topic log', () => {
     expect(broker.records('t').map((r) => `${r.offset}:${text(r.body)}`)).toEqual(['2:c', '3:d']);
   });
 
+  it('stays exact while a full log drops one record per append', () => {
+    const broker = new MemoryBroker();
+    broker.createTopic('t', { partitions: 1, retentionMessages: 3 });
+    for (let i = 0; i < 40; i++) {
+      broker.append('t', [{ body: bytes(String(i)), timestamp: 1_000 + i }]);
+      const start = Math.max(0, i - 2);
+      const kept = Array.from({ length: i - start + 1 }, (_, k) => String(start + k));
+      expect(broker.offsets('t', 0)).toEqual({ start: String(start), end: String(i + 1) });
+      expect(broker.fetch('t', 0, String(start)).map((r) => text(r.body))).toEqual(kept);
+      expect(broker.fetch('t', 0, String(i)).map((r) => r.offset)).toEqual([String(i)]);
+      if (start > 0) expect(broker.fetch('t', 0, String(start - 1))).toEqual([]);
+      expect(broker.resolvePosition('t', 0, { timestamp: 1_000 + i })).toBe(i);
+      expect(broker.resolvePosition('t', 0, { timestamp: 0 })).toBe(start);
+      expect(broker.records('t', 0).map((r) => text(r.body))).toEqual(kept);
+    }
+  });
+
   it('finds the first offset at or after a timestamp, and the end when there is none', () => {
     const broker = new MemoryBroker();
     broker.createTopic('t', { partitions: 1 });
