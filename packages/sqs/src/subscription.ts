@@ -364,7 +364,8 @@ export class SqsSubscription implements TransportSubscription {
     }
     held.state = 'handed';
     try {
-      await this.#p.sink(held.delivery);
+      const accepted = this.#p.sink(held.delivery);
+      if (accepted !== undefined) await accepted;
     } catch (error) {
       // Core refused it (shutting down): it was never started, so it goes back at once.
       this.#p.options.logger.debug({ err: error, messageId: held.messageId }, 'sink refused a delivery; releasing it');

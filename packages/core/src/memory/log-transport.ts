@@ -282,7 +282,8 @@ export class MemoryLogSubscription implements TransportSubscription {
       claim.position += 1;
       const delivery = this.#deliver(claim, record);
       // Awaiting the sink is the backpressure; a stop or revocation ends the wait (core keeps the delivery).
-      await untilAborted(this.#sink(delivery), stop);
+      const accepted = this.#sink(delivery);
+      if (accepted !== undefined) await untilAborted(accepted, stop);
     }
   }
 

@@ -370,7 +370,8 @@ export class MemoryQueueSubscription implements TransportSubscription {
           for (const m of received.slice(i)) this.#queue.changeVisibility(m.receiptHandle, 0);
           break;
         }
-        await untilAborted(this.#sink(this.#deliver(received[i]!)), stop);
+        const accepted = this.#sink(this.#deliver(received[i]!));
+        if (accepted !== undefined) await untilAborted(accepted, stop);
       }
     }
   }

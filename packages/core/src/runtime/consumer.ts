@@ -256,8 +256,8 @@ export class ConsumerRuntime {
   // ---------------------------------------------------------------------------------------------
 
   // Not `async`, like #start: when there is room (the usual case) the delivery is admitted without
-  // a promise of its own, and the transport gets one shared resolved promise.
-  #sink(delivery: Delivery): Promise<void> {
+  // a promise of its own, and the transport gets `undefined` (nothing to wait for).
+  #sink(delivery: Delivery): Promise<void> | undefined {
     try {
       // The context active where the transport hands the message over: an instrumentation's span
       // there becomes the parent of ours (see telemetry.ts).
@@ -273,7 +273,7 @@ export class ConsumerRuntime {
       };
       this.#pending.add(pending);
       const task = () => this.#start(pending, outer);
-      if (this.#scheduler.tryAdmit(delivery.orderingKey, delivery.sizeBytes, task)) return ADMITTED;
+      if (this.#scheduler.tryAdmit(delivery.orderingKey, delivery.sizeBytes, task)) return undefined;
       return this.#scheduler
         .schedule(delivery.orderingKey, delivery.sizeBytes, task, this.#stopping.signal)
         .catch(() => {

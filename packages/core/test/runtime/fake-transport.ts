@@ -115,7 +115,7 @@ export class FakeSubscription {
         resolveSettled(settlement);
       },
     };
-    const accepted = this.sink(delivery);
+    const accepted = this.sink(delivery) ?? Promise.resolve();
     return {
       delivery,
       settlements,

@@ -627,7 +627,9 @@ export class KafkaSubscription implements TransportSubscription {
       handedOver(record.offset);
       state.lastHanded = record.offset;
       try {
-        await this.#sink(delivery);
+        const accepted = this.#sink(delivery);
+        // Accepted at once (the usual case): no await, so no promise and microtask turn per record.
+        if (accepted !== undefined) await accepted;
       } catch (error) {
         // Core refused it (it is shutting down): the record stays unfinished, so the watermark
         // holds before it and the partition's next owner (or our next start) delivers it again.
