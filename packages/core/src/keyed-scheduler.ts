@@ -42,15 +42,31 @@ interface Entry {
 }
 
 /**
- * One ordering key's work: tasks admitted (the head is running) and how many wait for admission.
- * One map entry per key holds both, so a task costs one lookup on the way in and at most one
- * delete on the way out (the per-message cost the scheduler adds to every delivery).
+ * One ordering key's work: the head task (running, or starting on the next microtask), the tasks
+ * admitted behind it, and how many wait for admission. One map entry per key holds all of it, so a
+ * task costs one lookup on the way in and at most one delete on the way out.
+ *
+ * Most keys see one task at a time, so the head lives in fields and the queue array is made only
+ * for a second task; idle states are kept for reuse with their completion callbacks, so a task
+ * that runs alone allocates nothing here (an array, an entry and two closures per message before).
  */
-interface KeyState {
-  readonly key: string;
-  readonly admitted: Entry[];
-  waiting: number;
+class KeyState {
+  key = '';
+  headTask: ScheduledTask | undefined = undefined;
+  headSize = 0;
+  /** Admitted behind the head, in order. */
+  queue: Entry[] | undefined = undefined;
+  waiting = 0;
+  /** Completion callbacks of the head task, made once per state. */
+  done: () => void = noop;
+  failed: (error: unknown) => void = noop;
+
+  get admitted(): number {
+    return (this.headTask === undefined ? 0 : 1) + (this.queue?.length ?? 0);
+  }
 }
+
+const noop = () => {};
 
 interface Waiter {
   readonly state: KeyState;
@@ -72,6 +88,9 @@ export class KeyedScheduler {
 
   /** Keys with work admitted or waiting; a key leaves when it has neither. */
   readonly #keys = new Map<string, KeyState>();
+  /** Idle key states kept for reuse, at most #maxSpare. */
+  readonly #spare: KeyState[] = [];
+  readonly #maxSpare: number;
   /** Keys with admitted work (`queuedKeys`). */
   #activeKeys = 0;
   /** Keys whose head task starts on the next microtask, in the order they became ready. */
@@ -96,6 +115,8 @@ export class KeyedScheduler {
         'pass e.g. maxInFlightBytes: 64 * 1024 * 1024',
       );
     this.#maxInFlight = options.maxInFlight;
+    // Enough to cover every key that can be in flight at once, bounded for huge in-flight limits.
+    this.#maxSpare = Math.min(options.maxInFlight, 1_024);
     this.#maxBytes = options.maxInFlightBytes;
     this.#onTaskError = options.onTaskError;
     this.#onHotKey = options.onHotKey;
@@ -128,7 +149,7 @@ export class KeyedScheduler {
    */
   schedule(key: string, sizeBytes: number, task: ScheduledTask, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason ?? abortError());
-    if (this.tryAdmit(key, sizeBytes, task)) return Promise.resolve();
+    if (this.tryAdmit(key, sizeBytes, task)) return RESOLVED;
     const entry: Entry = { task, sizeBytes: Math.max(0, sizeBytes) };
     const state = this.#stateOf(key);
     state.waiting += 1;
@@ -165,7 +186,7 @@ export class KeyedScheduler {
     const size = Math.max(0, sizeBytes);
     if (this.#waiters.length > 0 || !this.#fits(size)) return false;
     const state = this.#stateOf(key);
-    this.#admit(state, { task, sizeBytes: size });
+    this.#admit(state, task, size);
     this.#checkHot(state);
     return true;
   }
@@ -217,21 +238,45 @@ export class KeyedScheduler {
   #stateOf(key: string): KeyState {
     let state = this.#keys.get(key);
     if (state === undefined) {
-      state = { key, admitted: [], waiting: 0 };
+      state = this.#spare.pop() ?? this.#newState();
+      state.key = key;
       this.#keys.set(key, state);
     }
     return state;
   }
 
-  #forgetIfIdle(state: KeyState): void {
-    if (state.admitted.length === 0 && state.waiting === 0) this.#keys.delete(state.key);
+  #newState(): KeyState {
+    const state = new KeyState();
+    state.done = () => this.#headDone(state);
+    state.failed = (error: unknown) => {
+      try {
+        this.#onTaskError?.(error, state.key);
+      } finally {
+        this.#headDone(state);
+      }
+    };
+    return state;
   }
 
-  #admit(state: KeyState, entry: Entry): void {
+  #forgetIfIdle(state: KeyState): void {
+    if (state.headTask !== undefined || state.waiting !== 0) return;
+    this.#keys.delete(state.key);
+    if (this.#spare.length >= this.#maxSpare) return;
+    state.key = '';
+    state.queue = undefined;
+    this.#spare.push(state);
+  }
+
+  #admit(state: KeyState, task: ScheduledTask, sizeBytes: number): void {
     this.#inFlight += 1;
-    this.#inFlightBytes += entry.sizeBytes;
-    state.admitted.push(entry);
-    if (state.admitted.length > 1) return;
+    this.#inFlightBytes += sizeBytes;
+    if (state.headTask !== undefined) {
+      if (state.queue === undefined) state.queue = [];
+      state.queue.push({ task, sizeBytes });
+      return;
+    }
+    state.headTask = task;
+    state.headSize = sizeBytes;
     this.#activeKeys += 1;
     // Start on a microtask so a task never runs inside the caller's `schedule()` call. Keys made
     // ready in one turn share a microtask: `queueMicrotask` builds an AsyncResource per call.
@@ -249,33 +294,24 @@ export class KeyedScheduler {
   // Runs the key's head task, then (in #headDone) the next one. Chained with `then` rather than an
   // `async` loop: most keys run a single task, and an async frame per key run was needless garbage.
   #runHead(state: KeyState): void {
-    const entry = state.admitted[0]!;
     let running: Promise<void>;
     try {
-      running = entry.task();
+      running = state.headTask!();
     } catch (error) {
       running = Promise.reject(error);
     }
-    running.then(
-      () => this.#headDone(state, entry),
-      (error: unknown) => {
-        try {
-          this.#onTaskError?.(error, state.key);
-        } finally {
-          this.#headDone(state, entry);
-        }
-      },
-    );
+    running.then(state.done, state.failed);
   }
 
-  #headDone(state: KeyState, entry: Entry): void {
-    const queue = state.admitted;
-    queue.shift();
+  #headDone(state: KeyState): void {
     this.#inFlight -= 1;
-    this.#inFlightBytes -= entry.sizeBytes;
-    // Decided before admitting waiters: a waiter of this key admitted into the emptied queue starts
+    this.#inFlightBytes -= state.headSize;
+    const next = state.queue?.shift();
+    state.headTask = next?.task;
+    state.headSize = next?.sizeBytes ?? 0;
+    // Decided before admitting waiters: a waiter of this key admitted into the emptied head starts
     // a run of its own (see #admit), which must not be started twice.
-    const more = queue.length > 0;
+    const more = next !== undefined;
     if (!more) {
       this.#activeKeys -= 1;
       this.#forgetIfIdle(state);
@@ -291,7 +327,7 @@ export class KeyedScheduler {
       const waiter = this.#waiters.shift()!;
       waiter.cleanup();
       waiter.state.waiting -= 1;
-      this.#admit(waiter.state, waiter.entry);
+      this.#admit(waiter.state, waiter.entry.task, waiter.entry.sizeBytes);
       waiter.resolve();
     }
   }
@@ -326,7 +362,7 @@ export class KeyedScheduler {
 }
 
 function depthOf(state: KeyState): number {
-  return state.admitted.length + state.waiting;
+  return state.admitted + state.waiting;
 }
 
 /** 1, 2, 4, 8, …: report a growing backlog a logarithmic number of times. */

@@ -72,4 +72,73 @@ describe('KeyedScheduler task runs', () => {
     await scheduler.idle();
     expect(scheduler.inFlight).toBe(0);
   });
+
+  it('keeps each key apart when idle key states are reused for other keys', async () => {
+    // Key states are recycled once their key is idle: run many rounds of keys that come and go,
+    // some with queues and failures, and check every task ran once, in its key's order.
+    const errors: string[] = [];
+    const scheduler = new KeyedScheduler({
+      maxInFlight: 4,
+      maxInFlightBytes: 1_000,
+      onTaskError: (_error, key) => errors.push(key),
+    });
+    const runs = new Map<string, number[]>();
+    const expected = new Map<string, number[]>();
+    const admissions: Promise<void>[] = [];
+    for (let round = 0; round < 20; round++)
+      for (let k = 0; k < 6; k++) {
+        const key = `r${round % 3}-k${k}`;
+        const depth = 1 + ((round + k) % 3);
+        for (let i = 0; i < depth; i++) {
+          const n = (expected.get(key) ?? []).length;
+          expected.set(key, [...(expected.get(key) ?? []), n]);
+          admissions.push(
+            scheduler.schedule(key, 1, async () => {
+              await Promise.resolve();
+              runs.set(key, [...(runs.get(key) ?? []), n]);
+              if (n % 5 === 4) throw new Error('boom');
+            }),
+          );
+        }
+      }
+    await Promise.all(admissions);
+    await scheduler.idle();
+    expect(runs).toEqual(expected);
+    expect(errors.length).toBe(
+      [...expected.values()].reduce((sum, ns) => sum + ns.filter((n) => n % 5 === 4).length, 0),
+    );
+    expect([scheduler.inFlight, scheduler.inFlightBytes, scheduler.queuedKeys, scheduler.waiting]).toEqual([
+      0, 0, 0, 0,
+    ]);
+    for (const key of expected.keys()) expect(scheduler.depthOf(key)).toBe(0);
+  });
+
+  it('does not recycle a key state while a task of that key still waits for admission', async () => {
+    const scheduler = new KeyedScheduler({ maxInFlight: 1, maxInFlightBytes: 1_000 });
+    const gates = new Map<string, () => void>();
+    const started: string[] = [];
+    const task = (name: string) => () =>
+      new Promise<void>((resolve) => {
+        started.push(name);
+        gates.set(name, resolve);
+      });
+    await scheduler.schedule('a', 1, task('a1'));
+    const a2 = scheduler.schedule('a', 1, task('a2'));
+    await Promise.resolve();
+    expect(started).toEqual(['a1']);
+    gates.get('a1')!();
+    await a2;
+    // a2 now runs in the state that a1 left: a new key must get a state of its own.
+    const c1 = scheduler.schedule('c', 1, task('c1'));
+    await Promise.resolve();
+    expect(scheduler.depthOf('a')).toBe(1);
+    expect(scheduler.depthOf('c')).toBe(1);
+    gates.get('a2')!();
+    await c1;
+    await Promise.resolve();
+    expect(started).toEqual(['a1', 'a2', 'c1']);
+    gates.get('c1')!();
+    await scheduler.idle();
+    expect([scheduler.depthOf('a'), scheduler.depthOf('c'), scheduler.queuedKeys]).toEqual([0, 0, 0]);
+  });
 });
