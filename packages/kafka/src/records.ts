@@ -56,17 +56,19 @@ export function recordKey(record: DriverRecord): string | undefined {
   return record.key === null ? undefined : utf8.decode(record.key);
 }
 
+/** `key` is the record's key as `recordKey` decodes it (the caller has it already). */
 export function toRawMessage(
   record: DriverRecord,
   topic: string,
   partition: number,
   consumerGroup: string,
   headers: Record<string, string>,
+  key: string | undefined,
 ): RawMessage {
   const timestamp = Number(record.timestamp);
   return {
     body: record.value,
-    key: recordKey(record),
+    key,
     headers,
     timestamp: Number.isFinite(timestamp) ? timestamp : 0,
     source: { kind: 'log', topic, partition, offset: record.offset, consumerGroup },

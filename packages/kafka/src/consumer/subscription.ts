@@ -88,26 +88,25 @@ class KafkaDelivery implements Delivery, UnsettledDelivery {
   #waiters: Array<(outcome: Outcome) => void> | undefined;
   readonly #settle: (delivery: KafkaDelivery, settlement: Settlement) => Promise<void>;
 
+  // Positional, not an options object: one is built per record.
   constructor(
-    init: {
-      message: RawMessage;
-      attempt: number;
-      orderingKey: string;
-      record: DriverRecord;
-      state: PartitionState;
-      handedAt: number;
-    },
+    message: RawMessage,
+    attempt: number,
+    orderingKey: string,
+    record: DriverRecord,
+    state: PartitionState,
+    handedAt: number,
     settle: (delivery: KafkaDelivery, settlement: Settlement) => Promise<void>,
   ) {
-    this.message = init.message;
-    this.attempt = init.attempt;
-    this.orderingKey = init.orderingKey;
-    this.record = init.record;
-    this.state = init.state;
-    this.offset = init.record.offset;
-    this.sizeBytes = init.record.value?.length ?? 0;
-    this.signal = init.state.controller.signal;
-    this.handedAt = init.handedAt;
+    this.message = message;
+    this.attempt = attempt;
+    this.orderingKey = orderingKey;
+    this.record = record;
+    this.state = state;
+    this.offset = record.offset;
+    this.sizeBytes = record.value?.length ?? 0;
+    this.signal = state.controller.signal;
+    this.handedAt = handedAt;
     this.#settle = settle;
   }
 
@@ -176,6 +175,9 @@ export class KafkaSubscription implements TransportSubscription {
   #tick: ReturnType<typeof setInterval> | undefined;
   #unlisten: (() => void) | undefined;
   #deadLetterTopicsReady: Promise<void> = Promise.resolve();
+  /** Every delivery's settle callback: one function, not a closure per record. */
+  readonly #settleDelivery = (delivery: KafkaDelivery, settlement: Settlement): Promise<void> =>
+    this.#settle(delivery, settlement);
   #ready: { promise: Promise<void>; resolve: () => void; joined: boolean };
 
   constructor(ctx: SubscriptionContext, spec: SubscriptionSpec, sink: DeliverySink, sub: KafkaSubscriptionOptions) {
@@ -656,15 +658,13 @@ export class KafkaSubscription implements TransportSubscription {
           ? `${state.id}/@${record.offset}`
           : `${state.id}/${key}`;
     return new KafkaDelivery(
-      {
-        message: toRawMessage(record, state.topic, state.partition, this.#group, headers),
-        attempt,
-        orderingKey,
-        record,
-        state,
-        handedAt: this.#ctx.options.clock.now(),
-      },
-      (delivery, settlement) => this.#settle(delivery, settlement),
+      toRawMessage(record, state.topic, state.partition, this.#group, headers, key),
+      attempt,
+      orderingKey,
+      record,
+      state,
+      this.#ctx.options.clock.now(),
+      this.#settleDelivery,
     );
   }
 
