@@ -17,7 +17,7 @@ import {
 import { kafkaKeyed } from './kafka/keyed.js';
 import { kafkaProduce } from './kafka/produce.js';
 import { Topics } from './kafka/support.js';
-import { memoryBacklog, memoryRss } from './memory/memory.js';
+import { memoryAllocation, memoryBacklog, memoryRss } from './memory/memory.js';
 import { killChildren } from './processes.js';
 import { Report } from './report.js';
 import { parseSettings, type Section, type Settings } from './settings.js';
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
         if (wants('ceiling')) await section('kafka ceiling (Java)', () => kafkaCeiling(ctx, rawMedian));
         if (wants('memory')) {
           await section('memory: RSS', () => memoryRss(ctx));
+          await section('memory: allocation', () => memoryAllocation(ctx));
           await section('memory: backlog', () => memoryBacklog(ctx));
         }
       } finally {

@@ -33,6 +33,8 @@ export interface Settings {
   /** Memory: messages each child consumes; rounds of children. */
   readonly memoryMessages: number;
   readonly memoryRounds: number;
+  /** Messages per side for the bytes-allocated-per-message pair. */
+  readonly allocationMessages: number;
   /** Backlog: seconds of sampling, and the consumer's in-flight bound. */
   readonly backlogSeconds: number;
   readonly backlogInFlight: number;
@@ -56,6 +58,7 @@ const full = {
   sqsInFlight: 10,
   memoryMessages: 1_000_000,
   memoryRounds: 3,
+  allocationMessages: 200_000,
   backlogSeconds: 30,
   backlogInFlight: 16,
   ceilingRuns: 3,
@@ -77,6 +80,7 @@ const quick: typeof full = {
   sqsInFlight: 10,
   memoryMessages: 30_000,
   memoryRounds: 1,
+  allocationMessages: 30_000,
   backlogSeconds: 12,
   backlogInFlight: 16,
   ceilingRuns: 1,

@@ -100,6 +100,44 @@ export async function memoryRss(ctx: KafkaContext): Promise<void> {
   }
 }
 
+/**
+ * Bytes allocated per message consumed (garbage included), each side in a fresh child: the
+ * figure behind RSS, without RSS's dependence on the GC phase at the moment it is read.
+ */
+export async function memoryAllocation(ctx: KafkaContext): Promise<void> {
+  const { settings, kafka, brokers, topics, report } = ctx;
+  const count = settings.allocationMessages;
+  const section = `memory: bytes allocated per msg (Kafka, ${count.toLocaleString('en-US')} msgs)`;
+  const perMessage: Record<'switchyard' | 'raw', number> = { switchyard: 0, raw: 0 };
+  for (const side of ['switchyard', 'raw'] as const) {
+    const topic = await topics.create(`alloc-${side}`, settings.kafkaPartitions);
+    try {
+      await seed(kafka, topic, count);
+      const r = await runChild(
+        { kind: 'allocation', side, brokers: [...brokers], topic, count },
+        deadlineFor(count) + 60_000,
+      );
+      if (r.kind !== 'allocation') throw new Error('unexpected child report');
+      perMessage[side] = r.bytesPerMessage;
+      report.figure(`memory.alloc_bytes_per_msg.${side}`, r.bytesPerMessage, 0);
+      report.row(
+        section,
+        side === 'raw' ? 'kafkajs' : side,
+        `${Math.round(r.bytesPerMessage).toLocaleString('en-US')} B/msg`,
+      );
+    } finally {
+      await topics.remove(topic);
+    }
+  }
+  const ratio = perMessage.switchyard / perMessage.raw;
+  report.figure('memory.alloc_ratio_vs_raw', ratio);
+  report.row(
+    section,
+    'ratio',
+    `${ratio.toFixed(2)}x (context for the RSS pair: V8 sizes the heap from the allocation rate)`,
+  );
+}
+
 /** Writes ~`rate` messages/s of `bytes` each to `topic` until `stop` aborts; returns how many. */
 async function produceSteadily(kafka: Kafka, topic: string, rate: number, bytes: number, stop: AbortSignal) {
   const producer = kafka.producer({
