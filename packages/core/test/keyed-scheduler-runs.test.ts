@@ -73,9 +73,8 @@ describe('KeyedScheduler task runs', () => {
     expect(scheduler.inFlight).toBe(0);
   });
 
-  it('keeps each key apart when idle key states are reused for other keys', async () => {
-    // Key states are recycled once their key is idle: run many rounds of keys that come and go,
-    // some with queues and failures, and check every task ran once, in its key's order.
+  it('keeps each key apart while keys come and go, with queues and failures', async () => {
+    // Many rounds of keys that become idle and busy again: every task runs once, in its key's order.
     const errors: string[] = [];
     const scheduler = new KeyedScheduler({
       maxInFlight: 4,
@@ -113,7 +112,7 @@ describe('KeyedScheduler task runs', () => {
     for (const key of expected.keys()) expect(scheduler.depthOf(key)).toBe(0);
   });
 
-  it('does not recycle a key state while a task of that key still waits for admission', async () => {
+  it('keeps a key state while a task of that key still waits for admission', async () => {
     const scheduler = new KeyedScheduler({ maxInFlight: 1, maxInFlightBytes: 1_000 });
     const gates = new Map<string, () => void>();
     const started: string[] = [];
@@ -128,7 +127,7 @@ describe('KeyedScheduler task runs', () => {
     expect(started).toEqual(['a1']);
     gates.get('a1')!();
     await a2;
-    // a2 now runs in the state that a1 left: a new key must get a state of its own.
+    // a2 now runs in the state that a1 left (it waited there): a new key gets a state of its own.
     const c1 = scheduler.schedule('c', 1, task('c1'));
     await Promise.resolve();
     expect(scheduler.depthOf('a')).toBe(1);
