@@ -9,6 +9,7 @@ import {
 import { MemoryIdempotencyStore } from '../../src/idempotency/memory-store.js';
 import { payloadHash } from '../../src/idempotency/payload-hash.js';
 import type { IdempotencyStore } from '../../src/ports/idempotency.js';
+import { deferred } from '../support/deferred.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
 
 function envelope(id: string, payload: unknown, extra: Partial<Envelope> = {}): Envelope {
@@ -73,16 +74,6 @@ function setup(options: Partial<IdempotencyOptions> = {}) {
     ...options,
   });
   return { clock, store, idempotency, errors };
-}
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 async function caught(promise: Promise<unknown>): Promise<SwitchyardError> {

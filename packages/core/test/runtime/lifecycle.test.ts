@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defineHandler } from '../../src/handlers.js';
+import { deferred } from '../support/deferred.js';
 import { deliver, harness, nextEvent, OrderPlaced, orders } from './harness.js';
 
 /** A handler the test finishes by hand, one gate per order id. */
@@ -185,26 +186,20 @@ describe('a stop during start', () => {
       handlers: [defineHandler(OrderPlaced, (m) => void handled.push(m.payload.orderId))],
     });
     // Kafka hands records over before subscribe() resolves (the join finishes first); hold it there.
-    let subscribeCalled!: () => void;
-    const called = new Promise<void>((resolve) => {
-      subscribeCalled = resolve;
-    });
-    let finishSubscribe!: () => void;
-    const held = new Promise<void>((resolve) => {
-      finishSubscribe = resolve;
-    });
+    const called = deferred();
+    const held = deferred();
     const subscribe = h.transport.subscribe.bind(h.transport);
     h.transport.subscribe = async (spec, sink) => {
       const sub = await subscribe(spec, sink);
-      subscribeCalled();
-      await held;
+      called.resolve();
+      await held.promise;
       return sub;
     };
     const starting = h.app.start();
-    await called;
+    await called.promise;
     await deliver(h.transport, OrderPlaced, { orderId: 'early', total: 1 });
     const stopping = h.app.stop();
-    finishSubscribe();
+    held.resolve();
     await expect(starting).rejects.toMatchObject({ code: 'SWITCHYARD_SHUTDOWN', retryable: false });
     expect(await stopping).toEqual({ drained: true, abandoned: 0 });
     expect(handled).toEqual(['early']);
