@@ -10,7 +10,11 @@
 
 import { InvalidOptionError, SwitchyardError } from './errors.js';
 
-export type ScheduledTask = () => Promise<void>;
+/**
+ * A unit of work. Returns a promise when it goes on asynchronously, or nothing when it finished
+ * before returning: the key's next task then runs at once, without a promise and microtask turn.
+ */
+export type ScheduledTask = () => Promise<void> | undefined | void;
 
 export interface HotKeyReport {
   readonly key: string;
@@ -58,21 +62,24 @@ class KeyState {
   headSize = 0;
   /** Admitted behind the head, in order. */
   queue: Entry[] | undefined = undefined;
+  /** Index of the queue's first entry: taking one is O(1), where `shift()` copied a long queue. */
+  queueHead = 0;
   waiting = 0;
-  /** Completion callbacks of the head task, made once per state (not once per task). */
-  done: () => void = noop;
-  failed: (error: unknown) => void = noop;
+  /**
+   * Completion callbacks of the head task, made once per state (not once per task), and only when
+   * one of the key's tasks goes asynchronous: synchronous tasks need neither.
+   */
+  done: (() => void) | undefined = undefined;
+  failed: ((error: unknown) => void) | undefined = undefined;
 
   constructor(key: string) {
     this.key = key;
   }
 
   get admitted(): number {
-    return (this.headTask === undefined ? 0 : 1) + (this.queue?.length ?? 0);
+    return (this.headTask === undefined ? 0 : 1) + (this.queue === undefined ? 0 : this.queue.length - this.queueHead);
   }
 }
-
-const noop = () => {};
 
 interface Waiter {
   readonly state: KeyState;
@@ -239,22 +246,9 @@ export class KeyedScheduler {
   #stateOf(key: string): KeyState {
     let state = this.#keys.get(key);
     if (state === undefined) {
-      state = this.#newState(key);
+      state = new KeyState(key);
       this.#keys.set(key, state);
     }
-    return state;
-  }
-
-  #newState(key: string): KeyState {
-    const state = new KeyState(key);
-    state.done = () => this.#headDone(state);
-    state.failed = (error: unknown) => {
-      try {
-        this.#onTaskError?.(error, state.key);
-      } finally {
-        this.#headDone(state);
-      }
-    };
     return state;
   }
 
@@ -289,19 +283,47 @@ export class KeyedScheduler {
   // Runs the key's head task, then (in #headDone) the next one. Chained with `then` rather than an
   // `async` loop: most keys run a single task, and an async frame per key run was needless garbage.
   #runHead(state: KeyState): void {
-    let running: Promise<void>;
-    try {
-      running = state.headTask!();
-    } catch (error) {
-      running = Promise.reject(error);
+    // A task that finishes synchronously hands the key to its next task here, in this loop: no
+    // promise, no microtask turn, and no recursion however long the key's queue.
+    for (;;) {
+      let running: Promise<void> | undefined | void;
+      try {
+        running = state.headTask!();
+      } catch (error) {
+        this.#reportFailure(error, state.key);
+        running = undefined;
+      }
+      if (running === undefined || running === null || typeof running.then !== 'function') {
+        if (this.#finishHead(state)) continue;
+        return;
+      }
+      state.done ??= () => this.#headDone(state);
+      state.failed ??= (error: unknown) => {
+        this.#reportFailure(error, state.key);
+        this.#headDone(state);
+      };
+      running.then(state.done, state.failed);
+      return;
     }
-    running.then(state.done, state.failed);
+  }
+
+  #reportFailure(error: unknown, key: string): void {
+    try {
+      this.#onTaskError?.(error, key);
+    } catch {
+      // A failing reporter must not stop the key: its next task still has to run.
+    }
   }
 
   #headDone(state: KeyState): void {
+    if (this.#finishHead(state)) this.#runHead(state);
+  }
+
+  /** Ends the key's running task; true when the key has a next task to run now. */
+  #finishHead(state: KeyState): boolean {
     this.#inFlight -= 1;
     this.#inFlightBytes -= state.headSize;
-    const next = state.queue?.shift();
+    const next = state.queue === undefined ? undefined : takeNext(state);
     state.headTask = next?.task;
     state.headSize = next?.sizeBytes ?? 0;
     // Decided before admitting waiters: a waiter of this key admitted into the emptied head starts
@@ -313,7 +335,7 @@ export class KeyedScheduler {
     }
     this.#admitWaiters();
     this.#notifyIdle();
-    if (more) this.#runHead(state);
+    return more;
   }
 
   #admitWaiters(): void {
@@ -354,6 +376,22 @@ export class KeyedScheduler {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+function takeNext(state: KeyState): Entry | undefined {
+  const queue = state.queue!;
+  if (state.queueHead === queue.length) return undefined;
+  const next = queue[state.queueHead]!;
+  state.queueHead += 1;
+  if (state.queueHead === queue.length) {
+    queue.length = 0;
+    state.queueHead = 0;
+  } else if (state.queueHead >= 1024 && state.queueHead * 2 >= queue.length) {
+    // A key that never drains: drop the taken half now and then (amortised O(1)).
+    queue.splice(0, state.queueHead);
+    state.queueHead = 0;
+  }
+  return next;
 }
 
 function depthOf(state: KeyState): number {

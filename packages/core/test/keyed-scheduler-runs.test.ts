@@ -2,6 +2,7 @@
 // a waiter of the same key is admitted into a queue that has just drained.
 import { describe, expect, it } from 'vitest';
 import { KeyedScheduler } from '../src/keyed-scheduler.js';
+import { deferred } from './support/deferred.js';
 
 describe('KeyedScheduler task runs', () => {
   it('runs a waiter of the same key once when it is admitted as that key drains', async () => {
@@ -139,5 +140,60 @@ describe('KeyedScheduler task runs', () => {
     gates.get('c1')!();
     await scheduler.idle();
     expect([scheduler.depthOf('a'), scheduler.depthOf('c'), scheduler.queuedKeys]).toEqual([0, 0, 0]);
+  });
+
+  it("runs a key's synchronous tasks back to back in one turn, in order, mixed with asynchronous ones", async () => {
+    const scheduler = new KeyedScheduler({ maxInFlight: 10, maxInFlightBytes: 1_000 });
+    const runs: string[] = [];
+    const gate = deferred();
+    expect(scheduler.tryAdmit('k', 1, () => void runs.push('s1'))).toBe(true);
+    expect(scheduler.tryAdmit('k', 1, () => void runs.push('s2'))).toBe(true);
+    expect(
+      scheduler.tryAdmit('k', 1, () => {
+        runs.push('a3');
+        return gate.promise;
+      }),
+    ).toBe(true);
+    expect(scheduler.tryAdmit('k', 1, () => void runs.push('s4'))).toBe(true);
+    // One microtask turn: the ready keys run, and synchronous tasks hand over at once.
+    await Promise.resolve();
+    expect(runs).toEqual(['s1', 's2', 'a3']);
+    expect(scheduler.inFlight).toBe(2);
+    gate.resolve();
+    await scheduler.idle();
+    expect(runs).toEqual(['s1', 's2', 'a3', 's4']);
+    expect([scheduler.inFlight, scheduler.queuedKeys, scheduler.depthOf('k')]).toEqual([0, 0, 0]);
+  });
+
+  it('runs a long queue of synchronous tasks of one key without deepening the stack', async () => {
+    const count = 100_000;
+    const scheduler = new KeyedScheduler({ maxInFlight: count, maxInFlightBytes: count });
+    let next = 0;
+    let outOfOrder = 0;
+    for (let i = 0; i < count; i++)
+      scheduler.tryAdmit('k', 1, () => {
+        if (next++ !== i) outOfOrder++;
+      });
+    await scheduler.idle();
+    expect([next, outOfOrder, scheduler.inFlight]).toEqual([count, 0, 0]);
+  });
+
+  it('goes on with the key when the error reporter itself throws', async () => {
+    const scheduler = new KeyedScheduler({
+      maxInFlight: 4,
+      maxInFlightBytes: 1_000,
+      onTaskError: () => {
+        throw new Error('reporter broke');
+      },
+    });
+    const runs: string[] = [];
+    scheduler.tryAdmit('k', 1, () => {
+      throw new Error('sync');
+    });
+    scheduler.tryAdmit('k', 1, () => Promise.reject(new Error('async')));
+    scheduler.tryAdmit('k', 1, () => void runs.push('after'));
+    await scheduler.idle();
+    expect(runs).toEqual(['after']);
+    expect(scheduler.inFlight).toBe(0);
   });
 });

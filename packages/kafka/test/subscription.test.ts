@@ -81,11 +81,13 @@ describe('offset watermark commits', () => {
         : undefined;
 
     await h.deliveries[0]!.settle({ kind: 'ack' });
-    const failure = await h.deliveries[1]!.settle({
-      kind: 'dead-letter',
-      record: deadLetterRecord(h.deliveries[1]!),
-      destination: 'orders.dlq',
-    }).catch((e: unknown) => e);
+    const failure = await Promise.resolve(
+      h.deliveries[1]!.settle({
+        kind: 'dead-letter',
+        record: deadLetterRecord(h.deliveries[1]!),
+        destination: 'orders.dlq',
+      }),
+    ).catch((e: unknown) => e);
     expect(hasCode(failure, 'SWITCHYARD_DEAD_LETTER_PUBLISH')).toBe(true);
     expect((failure as { retryable: boolean }).retryable).toBe(true);
     await h.deliveries[2]!.settle({ kind: 'ack' });

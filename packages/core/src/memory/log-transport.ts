@@ -300,39 +300,45 @@ export class MemoryLogSubscription implements TransportSubscription {
     this.#window.take(sizeBytes);
     const where = `${record.topic}/${partition}@${record.offset}`;
     let settled = false;
-    const settle = async (settlement: Settlement): Promise<void> => {
-      if (settled) throw alreadySettled(where);
-      if (settlement.kind === 'retry')
-        throw new SwitchyardError(
-          'SWITCHYARD_CAPABILITY',
-          `the log transport has no delayed retry (capabilities.delayedRetry is false): retry ${where} in place`,
-          { retryable: false, details: { reason: 'no-delayed-retry' } },
-        );
-      if (claim.lost.signal.aborted || this.#claims.get(partition) !== claim) {
+    // Bookkeeping in memory: recorded before returning (`undefined`), a failure as a rejection.
+    const settle = (settlement: Settlement): Promise<void> | undefined => {
+      try {
+        if (settled) throw alreadySettled(where);
+        if (settlement.kind === 'retry')
+          throw new SwitchyardError(
+            'SWITCHYARD_CAPABILITY',
+            `the log transport has no delayed retry (capabilities.delayedRetry is false): retry ${where} in place`,
+            { retryable: false, details: { reason: 'no-delayed-retry' } },
+          );
+        if (claim.lost.signal.aborted || this.#claims.get(partition) !== claim) {
+          settled = true;
+          this.#window.give(sizeBytes);
+          if (settlement.kind === 'release') return;
+          throw lost(where, 'partition-revoked');
+        }
+        if (settlement.kind === 'dead-letter') {
+          try {
+            this.#broker.writeDeadLetter(settlement.destination, settlement.record, { autoCreate: 'topic' });
+          } catch (error) {
+            // Not settled: the offset stays uncommitted and core may settle again.
+            throw new SwitchyardError(
+              'SWITCHYARD_DEAD_LETTER_PUBLISH',
+              `could not write ${where} to '${settlement.destination}'`,
+              { cause: error, details: { destination: settlement.destination } },
+            );
+          }
+        }
         settled = true;
         this.#window.give(sizeBytes);
-        if (settlement.kind === 'release') return;
-        throw lost(where, 'partition-revoked');
-      }
-      if (settlement.kind === 'dead-letter') {
-        try {
-          this.#broker.writeDeadLetter(settlement.destination, settlement.record, { autoCreate: 'topic' });
-        } catch (error) {
-          // Not settled: the offset stays uncommitted and core may settle again.
-          throw new SwitchyardError(
-            'SWITCHYARD_DEAD_LETTER_PUBLISH',
-            `could not write ${where} to '${settlement.destination}'`,
-            { cause: error, details: { destination: settlement.destination } },
-          );
+        // A released record stays uncommitted: the watermark holds at it until the partition's next owner.
+        if (settlement.kind !== 'release' && !atMostOnce) {
+          this.#watermark.complete(partition, record.offset);
+          this.#commit(partition);
         }
+      } catch (error) {
+        return Promise.reject(error);
       }
-      settled = true;
-      this.#window.give(sizeBytes);
-      // A released record stays uncommitted: the watermark holds at it until the partition's next owner.
-      if (settlement.kind !== 'release' && !atMostOnce) {
-        this.#watermark.complete(partition, record.offset);
-        this.#commit(partition);
-      }
+      return undefined;
     };
     return {
       message: {

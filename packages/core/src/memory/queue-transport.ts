@@ -402,55 +402,62 @@ export class MemoryQueueSubscription implements TransportSubscription {
       this.#leases.settle(lease);
       this.#window.give(sizeBytes);
     };
-    const settle = async (settlement: Settlement): Promise<void> => {
-      if (settled) throw alreadySettled(where);
-      if (settlement.kind === 'retry') {
-        const { delayMs } = settlement;
-        if (!(Number.isFinite(delayMs) && delayMs >= 0 && delayMs <= queueLimits.maxVisibilityTimeoutMs))
-          throw new SwitchyardError(
-            'SWITCHYARD_CAPABILITY',
-            `retry delay ${delayMs} ms of ${where} is outside 0..${queueLimits.maxVisibilityTimeoutMs} ms`,
-            { retryable: false, details: { reason: 'retry-delay-out-of-range', delayMs } },
-          );
-      }
-      const handle = m.receiptHandle;
-      switch (settlement.kind) {
-        case 'ack': {
-          finish();
-          if (!this.#queue.delete(handle)) throw lost(where, 'lease-lapsed');
-          return;
-        }
-        case 'retry': {
-          finish();
-          if (!this.#queue.changeVisibility(handle, Math.round(settlement.delayMs))) throw lost(where, 'lease-lapsed');
-          return;
-        }
-        case 'release': {
-          finish();
-          this.#queue.changeVisibility(handle, 0);
-          return;
-        }
-        case 'dead-letter': {
-          if (!this.#queue.holds(handle).current) {
-            finish();
-            throw lost(where, 'lease-lapsed');
-          }
-          try {
-            this.#broker.writeDeadLetter(settlement.destination, settlement.record, { autoCreate: 'queue' });
-          } catch (error) {
-            // Not settled and not deleted: the message is safe, and core may settle again.
+    // Bookkeeping in memory: recorded before returning (`undefined`), a failure as a rejection.
+    const settle = (settlement: Settlement): Promise<void> | undefined => {
+      try {
+        if (settled) throw alreadySettled(where);
+        if (settlement.kind === 'retry') {
+          const { delayMs } = settlement;
+          if (!(Number.isFinite(delayMs) && delayMs >= 0 && delayMs <= queueLimits.maxVisibilityTimeoutMs))
             throw new SwitchyardError(
-              'SWITCHYARD_DEAD_LETTER_PUBLISH',
-              `could not write ${where} to '${settlement.destination}'`,
-              { cause: error, details: { destination: settlement.destination } },
+              'SWITCHYARD_CAPABILITY',
+              `retry delay ${delayMs} ms of ${where} is outside 0..${queueLimits.maxVisibilityTimeoutMs} ms`,
+              { retryable: false, details: { reason: 'retry-delay-out-of-range', delayMs } },
             );
-          }
-          finish();
-          // The record is written; only now may the original go.
-          this.#queue.delete(handle);
-          return;
         }
+        const handle = m.receiptHandle;
+        switch (settlement.kind) {
+          case 'ack': {
+            finish();
+            if (!this.#queue.delete(handle)) throw lost(where, 'lease-lapsed');
+            return undefined;
+          }
+          case 'retry': {
+            finish();
+            if (!this.#queue.changeVisibility(handle, Math.round(settlement.delayMs)))
+              throw lost(where, 'lease-lapsed');
+            return undefined;
+          }
+          case 'release': {
+            finish();
+            this.#queue.changeVisibility(handle, 0);
+            return undefined;
+          }
+          case 'dead-letter': {
+            if (!this.#queue.holds(handle).current) {
+              finish();
+              throw lost(where, 'lease-lapsed');
+            }
+            try {
+              this.#broker.writeDeadLetter(settlement.destination, settlement.record, { autoCreate: 'queue' });
+            } catch (error) {
+              // Not settled and not deleted: the message is safe, and core may settle again.
+              throw new SwitchyardError(
+                'SWITCHYARD_DEAD_LETTER_PUBLISH',
+                `could not write ${where} to '${settlement.destination}'`,
+                { cause: error, details: { destination: settlement.destination } },
+              );
+            }
+            finish();
+            // The record is written; only now may the original go.
+            this.#queue.delete(handle);
+            return undefined;
+          }
+        }
+      } catch (error) {
+        return Promise.reject(error);
       }
+      return undefined;
     };
     return {
       message: {

@@ -62,8 +62,13 @@ export interface Delivery {
   readonly sizeBytes: number;
   /** Aborted when the transport lost the message (partition revoked, lease lapsed): results will not be committed. */
   readonly signal: AbortSignal;
-  /** Settle once; resolves when the transport has durably recorded the settlement. Rejects if it could not. */
-  settle(settlement: Settlement): Promise<void>;
+  /**
+   * Settle once; resolves when the transport has durably recorded the settlement, rejects (or
+   * throws) if it could not. Returns `undefined` when the settlement was recorded before returning
+   * (a log's ack is bookkeeping in memory until the next commit): core then goes on without a
+   * promise and microtask turn per message.
+   */
+  settle(settlement: Settlement): Promise<void> | undefined;
 }
 
 /**

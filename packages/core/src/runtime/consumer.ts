@@ -84,6 +84,12 @@ interface Processed {
   readonly error?: unknown;
 }
 
+/**
+ * A pipeline step's result: the value itself when every step before it finished synchronously (a
+ * synchronous schema, handler and settlement: the usual no-I/O case), a promise otherwise.
+ */
+type Maybe<T> = T | Promise<T>;
+
 /** Carries a handler's retry/dead-letter outcome through idempotency (which must release, not complete). */
 class OutcomeSignal extends Error {
   readonly outcome: Exclude<Outcome, { kind: 'ack' }>;
@@ -288,9 +294,11 @@ export class ConsumerRuntime {
     }
   }
 
-  #start(pending: PendingDelivery, outer: Context): Promise<void> {
+  // `undefined` when the message was processed synchronously: the scheduler then runs the key's next
+  // task at once, without a promise.
+  #start(pending: PendingDelivery, outer: Context): Promise<void> | undefined {
     this.#pending.delete(pending);
-    if (pending.released) return ADMITTED;
+    if (pending.released) return undefined;
     if (this.#stopping.signal.aborted) {
       pending.released = true;
       return this.#release(pending.delivery);
@@ -301,8 +309,8 @@ export class ConsumerRuntime {
 
   // Not `async`, like the steps after it: a suspended async function keeps a frame with all its
   // locals, and the pipeline's frames came to kilobytes of garbage per message.
-  #process(delivery: Delivery, outer: Context): Promise<void> {
-    if (delivery.signal.aborted) return ADMITTED;
+  #process(delivery: Delivery, outer: Context): Promise<void> | undefined {
+    if (delivery.signal.aborted) return undefined;
     const telemetry = this.#telemetry;
     telemetry.inFlight(1);
     telemetry.consumed();
@@ -320,7 +328,7 @@ export class ConsumerRuntime {
       correlationId: decoded.ok ? decoded.envelope.correlationId : raw.headers[WireHeaders.correlationId],
       outer,
     });
-    let processing: Promise<Processed>;
+    let processing: Maybe<Processed>;
     try {
       processing = this.#run(delivery, decoded, span);
     } catch (error) {
@@ -330,7 +338,15 @@ export class ConsumerRuntime {
   }
 
   /** Ends the span with what processing came to, and the message's time in flight. */
-  #processed(span: ProcessSpan, processing: Promise<Processed>): Promise<void> {
+  #processed(span: ProcessSpan, processing: Maybe<Processed>): Promise<void> | undefined {
+    if (!(processing instanceof Promise)) {
+      try {
+        span.end(processing.outcome, processing.error);
+      } finally {
+        this.#telemetry.inFlight(-1);
+      }
+      return undefined;
+    }
     return processing.then(
       (processed) => {
         try {
@@ -352,7 +368,7 @@ export class ConsumerRuntime {
 
   // Not `async`, nor are the steps it hands on to: with a synchronous schema (the usual case) the
   // message reaches its semantics' loop without a promise of its own.
-  #run(delivery: Delivery, decoded: DecodeResult, span: ProcessSpan): Promise<Processed> {
+  #run(delivery: Delivery, decoded: DecodeResult, span: ProcessSpan): Maybe<Processed> {
     const started = this.#deps.clock.now();
     if (!decoded.ok) return this.#undecoded(delivery, decoded, started);
     const { contract, envelope } = decoded;
@@ -419,7 +435,7 @@ export class ConsumerRuntime {
     validated: StandardSchemaV1.Result<unknown>,
     span: ProcessSpan,
     started: number,
-  ): Promise<Processed> {
+  ): Maybe<Processed> {
     if (validated.issues) {
       const error = validationError(contract.name, validated.issues);
       return this.#deadLetter(delivery, this.#info(decoded), 'validation', error, started);
@@ -496,7 +512,7 @@ export class ConsumerRuntime {
     handler: ResolvedHandler,
     span: ProcessSpan,
     started: number,
-  ): Promise<Processed> {
+  ): Maybe<Processed> {
     // The budget's ratio is a share of first deliveries; redeliveries and in-place retries are retries.
     if (delivery.attempt === 1) this.config.retryBudget?.recordAttempt();
     const attempted = this.#attempt(delivery, envelope, contract, handler, span);
@@ -516,15 +532,17 @@ export class ConsumerRuntime {
     span: ProcessSpan,
     started: number,
     result: AttemptResult,
-  ): Promise<Processed> {
+  ): Maybe<Processed> {
     if (result.kind !== 'ack') return this.#retryLoop(delivery, envelope, contract, handler, span, started, result);
-    // #settle's first try inlined, so that settling and the acked event take one `then`.
-    let settling: Promise<void>;
+    // #settle's first try inlined, so that settling and the acked event take one `then`, or none
+    // when the transport recorded the ack before returning.
+    let settling: Promise<void> | undefined;
     try {
       settling = delivery.settle(ACK);
     } catch (error) {
       settling = Promise.reject(error);
     }
+    if (settling === undefined) return this.#acked(delivery, envelope, started);
     return settling.then(
       () => this.#acked(delivery, envelope, started),
       (error: unknown) =>
@@ -877,12 +895,13 @@ export class ConsumerRuntime {
    */
   #settle(delivery: Delivery, settlement: Settlement, messageId: string): Promise<boolean> {
     // The first try without an async frame of its own: it nearly always succeeds.
-    let settling: Promise<void>;
+    let settling: Promise<void> | undefined;
     try {
       settling = delivery.settle(settlement);
     } catch (error) {
       return this.#settleAgain(delivery, settlement, messageId, error);
     }
+    if (settling === undefined) return SETTLED;
     return settling.then(settled, (error: unknown) => this.#settleAgain(delivery, settlement, messageId, error));
   }
 
@@ -1050,9 +1069,8 @@ function runHandler(
   return span.with(definition.handle, definition, envelope as never, context);
 }
 
-/** What the transport gets back when a delivery is admitted at once (shared: it carries no state). */
-const ADMITTED: Promise<void> = Promise.resolve();
 const settled = (): true => true;
+const SETTLED: Promise<boolean> = Promise.resolve(true);
 const ACK: Settlement = Object.freeze({ kind: 'ack' });
 const ATTEMPT_ACK: AttemptResult = Object.freeze({ kind: 'ack' });
 const DUPLICATE: AttemptResult = Object.freeze({ kind: 'duplicate' });

@@ -66,9 +66,6 @@ export interface SubscriptionContext {
 
 type Outcome = 'done' | 'released' | 'revoked';
 
-/** The one resolved promise every synchronous settlement returns. */
-const SETTLED: Promise<void> = Promise.resolve();
-
 class KafkaDelivery implements Delivery, UnsettledDelivery {
   readonly message: RawMessage;
   readonly attempt: number;
@@ -86,7 +83,7 @@ class KafkaDelivery implements Delivery, UnsettledDelivery {
   counted = true;
   #outcome: Outcome | undefined;
   #waiters: Array<(outcome: Outcome) => void> | undefined;
-  readonly #settle: (delivery: KafkaDelivery, settlement: Settlement) => Promise<void>;
+  readonly #settle: (delivery: KafkaDelivery, settlement: Settlement) => Promise<void> | undefined;
 
   // Positional, not an options object: one is built per record.
   constructor(
@@ -96,7 +93,7 @@ class KafkaDelivery implements Delivery, UnsettledDelivery {
     record: DriverRecord,
     state: PartitionState,
     handedAt: number,
-    settle: (delivery: KafkaDelivery, settlement: Settlement) => Promise<void>,
+    settle: (delivery: KafkaDelivery, settlement: Settlement) => Promise<void> | undefined,
   ) {
     this.message = message;
     this.attempt = attempt;
@@ -110,7 +107,7 @@ class KafkaDelivery implements Delivery, UnsettledDelivery {
     this.#settle = settle;
   }
 
-  settle(settlement: Settlement): Promise<void> {
+  settle(settlement: Settlement): Promise<void> | undefined {
     return this.#settle(this, settlement);
   }
 
@@ -176,7 +173,7 @@ export class KafkaSubscription implements TransportSubscription {
   #unlisten: (() => void) | undefined;
   #deadLetterTopicsReady: Promise<void> = Promise.resolve();
   /** Every delivery's settle callback: one function, not a closure per record. */
-  readonly #settleDelivery = (delivery: KafkaDelivery, settlement: Settlement): Promise<void> =>
+  readonly #settleDelivery = (delivery: KafkaDelivery, settlement: Settlement): Promise<void> | undefined =>
     this.#settle(delivery, settlement);
   #ready: { promise: Promise<void>; resolve: () => void; joined: boolean };
 
@@ -764,8 +761,9 @@ export class KafkaSubscription implements TransportSubscription {
   // ---------------------------------------------------------------------------------------------
   // Settling
 
-  // Not `async`: an ack (nearly every settlement) completes without a promise or frame of its own.
-  #settle(delivery: KafkaDelivery, settlement: Settlement): Promise<void> {
+  // Not `async`: an ack, a release and a revoked partition's settlement are bookkeeping, recorded
+  // before returning (`undefined`: core goes on without a promise); only writes return one.
+  #settle(delivery: KafkaDelivery, settlement: Settlement): Promise<void> | undefined {
     try {
       if (delivery.settled || delivery.settling)
         throw new SwitchyardError(
@@ -779,12 +777,12 @@ export class KafkaSubscription implements TransportSubscription {
         // ours may be committed or written for it now.
         delivery.settled = true;
         delivery.resolveOutcome('revoked');
-        return SETTLED;
+        return undefined;
       }
       switch (settlement.kind) {
         case 'ack':
           this.#settled(delivery);
-          return SETTLED;
+          return undefined;
         case 'release':
           // Not processed: it stays unfinished, so the watermark holds before it and it is read
           // again by the next owner of the partition (or after a restart).
@@ -792,7 +790,7 @@ export class KafkaSubscription implements TransportSubscription {
           delivery.resolveOutcome('released');
           this.#uncount(delivery);
           this.#resumeIfRoom();
-          return SETTLED;
+          return undefined;
         case 'dead-letter':
         case 'retry':
           return this.#settleByWriting(delivery, settlement);

@@ -141,6 +141,8 @@ class KafkajsConsumer implements DriverConsumer {
   readonly #listeners = new Set<(event: DriverConsumerEvent) => void>();
   /** The newest batch payload's commit function: bound to the runner that is running now. */
   #commit: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
+  /** `topic:partition` of seeks asked and maybe not yet applied by a fetch (see isActive). */
+  readonly #seeking = new Set<string>();
 
   constructor(consumer: Consumer) {
     this.#consumer = consumer;
@@ -198,10 +200,19 @@ class KafkajsConsumer implements DriverConsumer {
           // lived as long as the batch and doubled what each fetch kept on the heap.
           records: batch.messages as readonly DriverRecord[],
         };
+        const seekKey = `${batch.topic}:${batch.partition}`;
         const controls: BatchControls = {
           advance: (offset) => payload.resolveOffset(offset),
           heartbeat: () => payload.heartbeat(),
-          isActive: () => payload.isRunning() && !payload.isStale(),
+          // isStale() builds a JSON key per call (a string per record): asked only while a seek of
+          // ours on this partition may still be pending. A seek applied by a fetch is forgotten.
+          isActive: () => {
+            if (!payload.isRunning()) return false;
+            if (!this.#seeking.has(seekKey)) return true;
+            if (payload.isStale()) return false;
+            this.#seeking.delete(seekKey);
+            return true;
+          },
         };
         await handler(driverBatch, controls);
       },
@@ -219,6 +230,7 @@ class KafkajsConsumer implements DriverConsumer {
 
   seek(position: TopicPartitionOffset): void {
     this.#consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset });
+    this.#seeking.add(`${position.topic}:${position.partition}`);
   }
 
   pause(partitions: readonly TopicPartitions[]): void {

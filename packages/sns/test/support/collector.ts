@@ -24,7 +24,7 @@ export async function collect(transport: Transport, queue: string): Promise<Coll
     },
     async (delivery) => {
       deliveries.push(delivery);
-      queueMicrotask(() => void delivery.settle({ kind: 'ack' }).catch(() => {}));
+      queueMicrotask(() => void Promise.resolve(delivery.settle({ kind: 'ack' })).catch(() => {}));
     },
   );
   return {
