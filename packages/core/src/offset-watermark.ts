@@ -6,15 +6,23 @@
 
 import { InvalidOptionError } from './errors.js';
 
+/**
+ * An offset as a number while it has at most 15 digits (exact, and no BigInt to allocate per message:
+ * a partition would need centuries at a million records a second to leave that range), as a bigint
+ * beyond. The same string always gives the same type, so it is a stable Map key; `<` and `>` compare
+ * the two types exactly.
+ */
+type Offset = number | bigint;
+
 interface PartitionState {
   /** Tracked and not complete, ascending (a Map keeps insertion order, and offsets arrive ascending). */
-  pending: Map<bigint, true>;
+  pending: Map<Offset, true>;
   /** The lowest offset tracked since the partition was (re)assigned. */
-  start: bigint;
+  start: Offset;
   /** The highest offset tracked. */
-  highest: bigint;
+  highest: Offset;
   /** The highest value passed to markCommitted. */
-  committed: bigint | undefined;
+  committed: Offset | undefined;
 }
 
 export class OffsetWatermark {
@@ -99,26 +107,27 @@ export class OffsetWatermark {
   }
 
   /** Everything tracked below this is complete: the lowest pending offset, or one past the highest. */
-  #floor(state: PartitionState): bigint {
+  #floor(state: PartitionState): Offset {
     for (const offset of state.pending.keys()) return offset;
-    return state.highest + 1n;
+    const { highest } = state;
+    return typeof highest === 'number' ? highest + 1 : highest + 1n;
   }
 }
 
 /** Rare path (a seek back): rebuild the pending map in ascending order. */
-function insertSorted(state: PartitionState, value: bigint): void {
+function insertSorted(state: PartitionState, value: Offset): void {
   const offsets = [...state.pending.keys(), value].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   state.pending = new Map(offsets.map((o) => [o, true]));
 }
 
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
-function parseOffset(offset: string): bigint {
+function parseOffset(offset: string): Offset {
   if (typeof offset !== 'string' || !DECIMAL.test(offset))
     throw new InvalidOptionError(
       'offset',
       `must be a non-negative decimal integer string, got ${JSON.stringify(offset)}`,
       "pass the offset as the client reports it, e.g. '42'",
     );
-  return BigInt(offset);
+  return offset.length <= 15 ? Number(offset) : BigInt(offset);
 }

@@ -90,6 +90,25 @@ describe('OffsetWatermark', () => {
     expect(w.committable(0)).toBe('9007199254740996');
   });
 
+  it('keeps order and commits across the 15-digit boundary (numbers below it, bigints from it)', () => {
+    const w = new OffsetWatermark();
+    for (const offset of ['999999999999998', '999999999999999', '1000000000000000', '1000000000000001'])
+      w.track(0, offset);
+    w.complete(0, '1000000000000000');
+    w.complete(0, '999999999999998');
+    expect(w.committable(0)).toBe('999999999999999');
+    w.complete(0, '999999999999999');
+    expect(w.committable(0)).toBe('1000000000000001');
+    w.markCommitted(0, '1000000000000001');
+    w.complete(0, '1000000000000001');
+    expect(w.committable(0)).toBe('1000000000000002');
+    // All done, the highest tracked a 15-digit one: the commit is one past it, a 16-digit value.
+    const v = new OffsetWatermark();
+    v.track(1, '999999999999999');
+    v.complete(1, '999999999999999');
+    expect(v.committable(1)).toBe('1000000000000000');
+  });
+
   it('forgets a revoked partition, ignoring late completions and commits for it', () => {
     const w = tracked(3, 40, 41);
     w.complete(3, '40');

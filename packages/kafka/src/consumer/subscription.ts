@@ -81,6 +81,9 @@ class KafkaDelivery implements Delivery, UnsettledDelivery {
   settling = false;
   /** Still counted in the subscription's in-flight figures. */
   counted = true;
+  older: UnsettledDelivery | undefined = undefined;
+  newer: UnsettledDelivery | undefined = undefined;
+  listed = false;
   #outcome: Outcome | undefined;
   #waiters: Array<(outcome: Outcome) => void> | undefined;
   readonly #settle: (delivery: KafkaDelivery, settlement: Settlement) => Promise<void> | undefined;
@@ -439,8 +442,7 @@ export class KafkaSubscription implements TransportSubscription {
     );
     state.dueWait?.abort();
     this.#watermarks.get(state.topic)?.revoke(state.partition);
-    for (const entry of state.unsettled.values()) this.#uncount(entry as KafkaDelivery);
-    state.unsettled.clear();
+    for (const entry of state.unsettled.snapshot()) this.#uncount(entry as KafkaDelivery);
     this.#partitions.delete(state.id);
   }
 
@@ -674,7 +676,7 @@ export class KafkaSubscription implements TransportSubscription {
   }
 
   #count(delivery: KafkaDelivery): void {
-    delivery.state.unsettled.set(delivery.offset, delivery);
+    delivery.state.unsettled.add(delivery);
     delivery.state.inFlightBytes += delivery.sizeBytes;
     this.#inFlight++;
     this.#inFlightBytes += delivery.sizeBytes;
@@ -686,7 +688,7 @@ export class KafkaSubscription implements TransportSubscription {
     this.#inFlight--;
     this.#inFlightBytes -= delivery.sizeBytes;
     delivery.state.inFlightBytes -= delivery.sizeBytes;
-    if (!delivery.state.revoked) delivery.state.unsettled.delete(delivery.offset);
+    delivery.state.unsettled.delete(delivery);
     if (!delivery.settled) delivery.resolveOutcome('revoked');
   }
 
