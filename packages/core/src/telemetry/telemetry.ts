@@ -619,7 +619,15 @@ class DeferredProcessSpan extends ProcessSpanBase implements ProcessSpan {
   }
 
   #make(): void {
-    const { parent } = this.#telemetry.processParent(this.#headers, this.#outer);
+    const { parent, nested } = this.#telemetry.processParent(this.#headers, this.#outer);
+    // Parented on the producer: `parent` already holds a fresh non-recording span of the producer's
+    // span context, which is exactly this span (no second wrap and context copy per message).
+    const own = nested ? undefined : trace.getSpan(parent);
+    if (own !== undefined) {
+      this.#span = own;
+      this.#context = parent;
+      return;
+    }
     const parentSpan = trace.getSpanContext(parent);
     const span = trace.wrapSpanContext(
       parentSpan !== undefined && isSpanContextValid(parentSpan) ? parentSpan : INVALID_SPAN_CONTEXT,
@@ -633,12 +641,19 @@ const PROBE_KEY = createContextKey('switchyard context-manager probe');
 const PROBE = ROOT_CONTEXT.setValue(PROBE_KEY, true);
 const probeActive = (): boolean => contextApi.active() === PROBE;
 
+let managerSeen = false;
+
 /**
  * Whether a context manager is registered: the no-op one `with` falls back to neither activates
- * the context it is given nor returns anything but the root context from `active()`.
+ * the context it is given nor returns anything but the root context from `active()`. A yes is
+ * remembered (the probe is a context switch per message): should the manager be disabled later,
+ * `with` then only makes a context the no-op manager ignores. A no is asked again every time, so a
+ * manager registered later is honoured at once.
  */
 function contextManagerRegistered(): boolean {
-  return contextApi.with(PROBE, probeActive);
+  if (managerSeen) return true;
+  managerSeen = contextApi.with(PROBE, probeActive);
+  return managerSeen;
 }
 
 function describe(error: unknown): string {

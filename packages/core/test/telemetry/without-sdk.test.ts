@@ -77,6 +77,26 @@ describe('without an SDK', () => {
     ]);
   });
 
+  it('honours a context manager registered while the app runs', async () => {
+    const h = harness({}, { propagator: new W3CTraceContextPropagator() });
+    const seen: Array<string | undefined> = [];
+    h.app.consume(orders, {
+      group: 'billing',
+      handlers: [
+        defineHandler(OrderPlaced, () => {
+          seen.push(trace.getActiveSpan()?.spanContext().traceId);
+        }),
+      ],
+    });
+    await h.app.start();
+    await (await deliver(h.transport, OrderPlaced, { orderId: 'o-1', total: 1 }, { headers: { traceparent } })).settled;
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    await (await deliver(h.transport, OrderPlaced, { orderId: 'o-2', total: 1 }, { headers: { traceparent } })).settled;
+    await h.app.stop();
+    // No manager: nothing is active in the handler. Registered later: the consumed trace is.
+    expect(seen).toEqual([undefined, TRACE_ID]);
+  });
+
   it('records process spans once an SDK is registered after the app was created', async () => {
     const h = harness();
     h.app.consume(orders, { group: 'shipping', handlers: [defineHandler(OrderPlaced, () => {})] });
