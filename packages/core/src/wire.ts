@@ -100,27 +100,31 @@ function encodeValidated<C extends AnyContract>(
   const key = contract.key(payload);
   const timestamp = options.timestamp ?? options.clock.now();
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  const extra = options.headers;
+  if (extra !== undefined) for (const name in extra) headers[name.toLowerCase()] = extra[name]!;
   headers[WireHeaders.id] = id;
   headers[WireHeaders.type] = contract.name;
   headers[WireHeaders.key] = key;
   headers[WireHeaders.timestamp] = String(timestamp);
   headers[WireHeaders.schemaVersion] = String(contract.schemaVersion);
   headers[WireHeaders.contentType] = JSON_CONTENT_TYPE;
+  // Caller headers must not forge the ids (a delete only when there were any: it is a runtime call).
   if (options.correlationId !== undefined) headers[WireHeaders.correlationId] = options.correlationId;
-  else delete headers[WireHeaders.correlationId];
+  else if (extra !== undefined) delete headers[WireHeaders.correlationId];
   if (options.causationId !== undefined) headers[WireHeaders.causationId] = options.causationId;
-  else delete headers[WireHeaders.causationId];
+  else if (extra !== undefined) delete headers[WireHeaders.causationId];
 
-  return {
+  // Optional fields set only when given (absent, not undefined), without a spread per message.
+  const message: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {
     id,
     key,
     body: encoder.encode(body),
     headers,
     timestamp,
-    ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
-    ...(options.deduplicationId === undefined ? {} : { deduplicationId: options.deduplicationId }),
   };
+  if (options.delayMs !== undefined) message.delayMs = options.delayMs;
+  if (options.deduplicationId !== undefined) message.deduplicationId = options.deduplicationId;
+  return message;
 }
 
 /** How a consumer maps a raw message to a contract. */

@@ -25,7 +25,7 @@ import { type SwitchyardEvents, TypedEvents } from '../events.js';
 import { childLogger, type Logger, silentLogger } from '../logger.js';
 import type { Transport, TransportHealth } from '../ports/transport.js';
 import { Telemetry } from '../telemetry/telemetry.js';
-import { encodeMessage, encodeMessageSync } from '../wire.js';
+import { type EncodeOptions, encodeMessage, encodeMessageSync } from '../wire.js';
 import { type ConsumerHealth, ConsumerRuntime } from './consumer.js';
 import { messageScope } from './message-scope.js';
 import { type ConsumeOptions, type ResolvedConsumer, resolveConsumeOptions } from './options.js';
@@ -504,17 +504,22 @@ class SwitchyardApp implements App {
     const causationId = options.causationId ?? scope?.envelope.id;
     // Every payload is validated before anything is sent: a bad one fails the batch, naming it.
     const messages: OutgoingMessage[] = [];
+    // One set of encode options for the batch (a copy per payload only when it names its id).
+    const shared: EncodeOptions = {
+      clock: this.#clock,
+      correlationId,
+      causationId,
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
+    };
     for (let i = 0; i < payloads.length; i++) {
       const id = options.ids?.[i];
       try {
-        const encoded = encodeMessageSync(contract, payloads[i] as never, {
-          clock: this.#clock,
-          correlationId,
-          causationId,
-          ...(id === undefined ? {} : { id }),
-          ...(options.headers === undefined ? {} : { headers: options.headers }),
-          ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
-        });
+        const encoded = encodeMessageSync(
+          contract,
+          payloads[i] as never,
+          id === undefined ? shared : { ...shared, id },
+        );
         messages.push(encoded instanceof Promise ? await encoded : encoded);
       } catch (error) {
         if (isSwitchyardError(error))
