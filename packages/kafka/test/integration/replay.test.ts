@@ -99,7 +99,7 @@ describe('replay', () => {
     const topicName = await kit.topic('replay-ts', 2);
     await produce(topicName, 10, 'before');
     const boundary = Date.now() + 1;
-    await until(() => Date.now() > boundary, 'the clock passed the boundary', 1_000, 1);
+    await until(() => Date.now() > boundary, 'the clock passed the boundary', 1_000);
     await produce(topicName, 10, 'after');
 
     const plan = await kit.admin.replay({ topic: topicName, to: { timestamp: boundary }, ratePerSecond: 1_000 });

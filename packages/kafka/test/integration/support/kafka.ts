@@ -2,7 +2,7 @@
 // topics and groups registered for cleanup, a raw reader for checking what landed on a topic, and
 // waits on conditions with a deadline (never fixed sleeps).
 
-import { type KafkaEndpoint, requireService, TestResources } from '@switchyard/testing';
+import { type KafkaEndpoint, requireService, TestResources, waitUntil } from '@switchyard/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaAdmin, KafkaTransport, type KafkaTransportOptions } from '../../../src/index.js';
 
@@ -167,17 +167,11 @@ export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, wh
   }
 }
 
-/** Polls `probe` (async allowed) until it returns true, failing with `what` after the deadline. */
+/** `waitUntil` from @switchyard/testing with a boolean probe, as these tests write their waits. */
 export async function until(
   probe: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 30_000,
-  everyMs = 50,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
+  await waitUntil(what, probe, timeoutMs);
 }
