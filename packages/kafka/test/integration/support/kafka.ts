@@ -168,10 +168,6 @@ export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, wh
 }
 
 /** `waitUntil` from @switchyard/testing with a boolean probe, as these tests write their waits. */
-export async function until(
-  probe: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
+export async function until(probe: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   await waitUntil(what, probe, timeoutMs);
 }
