@@ -18,6 +18,9 @@ export interface ReceivedDelivery {
   readonly error: unknown;
   /** The delivery's signal was already aborted when it reached the sink. */
   readonly abortedOnArrival: boolean;
+  /** Wall-clock ms when it reached the sink, and when its settle finished (for failure reports). */
+  readonly arrivedAt: number;
+  readonly settledAt: number | undefined;
 }
 
 interface MutableReceived {
@@ -28,6 +31,8 @@ interface MutableReceived {
   state: SettleState;
   error: unknown;
   abortedOnArrival: boolean;
+  arrivedAt: number;
+  settledAt: number | undefined;
 }
 
 /** What to do with a delivery: settle it so, or hold it for the test. */
@@ -59,6 +64,8 @@ export class DeliveryProbe {
       state: 'held',
       error: undefined,
       abortedOnArrival: delivery.signal.aborted,
+      arrivedAt: Date.now(),
+      settledAt: undefined,
     };
     this.#items.push(received);
     // A lost lease or revoked partition aborts the signal: let waiters see it. Deliveries may
@@ -103,6 +110,7 @@ export class DeliveryProbe {
       r.error = error;
       throw error;
     } finally {
+      r.settledAt = Date.now();
       this.#changed();
     }
   }

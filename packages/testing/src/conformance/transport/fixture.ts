@@ -63,9 +63,10 @@ export interface TransportConformanceOptions {
   /**
    * The server can hand one message to two concurrent receives (moto: its SQS backend is not
    * thread-safe, getmoto/moto#519). The two-subscriber test then tolerates a message processed twice
-   * only when both copies carry the same message id and either the same receive count or different
-   * first-receive times: one receive served twice. A redelivery counts up and keeps the first
-   * receive's time, so it still fails the test.
+   * only when both copies carry the same message id and either the same receive count, different
+   * first-receive times, or the second copy was handed out within 1 s of the first while the first
+   * was still unsettled: one receive served twice. A redelivery after a lapse comes a lease later,
+   * so it still fails the test; the fixture's default lease must be well above 1 s (SQS: 5 s).
    */
   readonly serverDoubleReceives?: boolean;
 }
