@@ -36,6 +36,7 @@ import {
   safeObserve,
   TransportLifecycle,
   validateSpec,
+  writeDeadLetter,
 } from './transport-shared.js';
 import { untilAborted, Wakeup } from './wakeup.js';
 
@@ -317,16 +318,8 @@ export class MemoryLogSubscription implements TransportSubscription {
           throw lost(where, 'partition-revoked');
         }
         if (settlement.kind === 'dead-letter') {
-          try {
-            this.#broker.writeDeadLetter(settlement.destination, settlement.record, { autoCreate: 'topic' });
-          } catch (error) {
-            // Not settled: the offset stays uncommitted and core may settle again.
-            throw new SwitchyardError(
-              'SWITCHYARD_DEAD_LETTER_PUBLISH',
-              `could not write ${where} to '${settlement.destination}'`,
-              { cause: error, details: { destination: settlement.destination } },
-            );
-          }
+          // Not settled if it throws: the offset stays uncommitted and core may settle again.
+          writeDeadLetter(this.#broker, where, settlement, 'topic');
         }
         settled = true;
         this.#window.give(sizeBytes);

@@ -34,6 +34,7 @@ import {
   runGaugeLoop,
   TransportLifecycle,
   validateSpec,
+  writeDeadLetter,
 } from './transport-shared.js';
 import { untilAborted, Wakeup } from './wakeup.js';
 
@@ -438,16 +439,8 @@ export class MemoryQueueSubscription implements TransportSubscription {
               finish();
               throw lost(where, 'lease-lapsed');
             }
-            try {
-              this.#broker.writeDeadLetter(settlement.destination, settlement.record, { autoCreate: 'queue' });
-            } catch (error) {
-              // Not settled and not deleted: the message is safe, and core may settle again.
-              throw new SwitchyardError(
-                'SWITCHYARD_DEAD_LETTER_PUBLISH',
-                `could not write ${where} to '${settlement.destination}'`,
-                { cause: error, details: { destination: settlement.destination } },
-              );
-            }
+            // Not settled and not deleted if it throws: the message is safe, and core may settle again.
+            writeDeadLetter(this.#broker, where, settlement, 'queue');
             finish();
             // The record is written; only now may the original go.
             this.#queue.delete(handle);

@@ -3,7 +3,7 @@
 
 import type { Clock } from '../clock.js';
 import { InvalidOptionError, SwitchyardError } from '../errors.js';
-import type { SubscriptionSpec } from '../ports/transport.js';
+import type { Settlement, SubscriptionSpec } from '../ports/transport.js';
 import { MemoryBroker } from './broker.js';
 
 export interface MemoryTransportOptions {
@@ -140,6 +140,30 @@ export function safeObserve(fn: () => void): void {
     fn();
   } catch {
     // See runGaugeLoop.
+  }
+}
+
+/**
+ * Writes a dead-letter settlement's record. A failure throws SWITCHYARD_DEAD_LETTER_PUBLISH and
+ * settles nothing: the message stays where it was, and core may settle again.
+ */
+export function writeDeadLetter(
+  broker: MemoryBroker,
+  where: string,
+  settlement: Extract<Settlement, { kind: 'dead-letter' }>,
+  autoCreate: 'topic' | 'queue',
+): void {
+  try {
+    broker.writeDeadLetter(settlement.destination, settlement.record, { autoCreate });
+  } catch (error) {
+    throw new SwitchyardError(
+      'SWITCHYARD_DEAD_LETTER_PUBLISH',
+      `could not write ${where} to '${settlement.destination}'`,
+      {
+        cause: error,
+        details: { destination: settlement.destination },
+      },
+    );
   }
 }
 

@@ -339,22 +339,9 @@ export class ConsumerRuntime {
 
   /** Ends the span with what processing came to, and the message's time in flight. */
   #processed(span: ProcessSpan, processing: Maybe<Processed>): Promise<void> | undefined {
-    if (!(processing instanceof Promise)) {
-      try {
-        span.end(processing.outcome, processing.error);
-      } finally {
-        this.#telemetry.inFlight(-1);
-      }
-      return undefined;
-    }
+    if (!(processing instanceof Promise)) return this.#ended(span, processing);
     return processing.then(
-      (processed) => {
-        try {
-          span.end(processed.outcome, processed.error);
-        } finally {
-          this.#telemetry.inFlight(-1);
-        }
-      },
+      (processed) => this.#ended(span, processed),
       (error: unknown) => {
         try {
           span.end('error', error);
@@ -364,6 +351,15 @@ export class ConsumerRuntime {
         throw error;
       },
     );
+  }
+
+  #ended(span: ProcessSpan, processed: Processed): undefined {
+    try {
+      span.end(processed.outcome, processed.error);
+    } finally {
+      this.#telemetry.inFlight(-1);
+    }
+    return undefined;
   }
 
   // Not `async`, nor are the steps it hands on to: with a synchronous schema (the usual case) the
