@@ -34,7 +34,6 @@ export const WireHeaders = {
 
 export const JSON_CONTENT_TYPE = 'application/json';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export interface EncodeOptions {
@@ -118,7 +117,9 @@ function encodeValidated<C extends AnyContract>(
   const message: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {
     id,
     key,
-    body: encoder.encode(body),
+    // A Buffer from Node's shared pool: TextEncoder.encode would allocate an ArrayBuffer (a malloc'd
+    // backing store V8 must track and sweep) for every message.
+    body: Buffer.from(body, 'utf8'),
     headers,
     timestamp,
   };

@@ -6,7 +6,7 @@
 
 import { DEAD_LETTER_HEADER_PREFIX, type DeadLetterRecord, deadLetterHeaders } from '@switchyard/core';
 import type { DriverMessage, DriverRecord } from './driver/driver.js';
-import { KafkaHeaders, rawHeaders } from './records.js';
+import { asBuffer, KafkaHeaders, rawHeaders } from './records.js';
 
 export const SpringDeadLetterHeaders = {
   originalTopic: 'kafka_dlt-original-topic',
@@ -87,7 +87,7 @@ export function deadLetterMessage(record: DeadLetterRecord, options: DeadLetterM
   if (options.omitBody) headers[KafkaHeaders.bodyOmitted] = String(body.byteLength);
   return {
     key: options.original ? options.original.key : (record.key ?? null),
-    value: options.omitBody ? Buffer.alloc(0) : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    value: options.omitBody ? Buffer.alloc(0) : asBuffer(body),
     headers,
   };
 }

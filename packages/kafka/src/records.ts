@@ -82,10 +82,15 @@ export function recordBytes(record: DriverRecord): number {
 export function toDriverMessage(message: OutgoingMessage): DriverMessage {
   return {
     key: message.key ?? null,
-    value: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+    value: asBuffer(message.body),
     headers: message.headers,
     timestamp: message.timestamp,
   };
+}
+
+/** The bytes as a Buffer without copying (core's encoder already writes Buffers). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Bytes a message takes in the producer buffer (body, key, headers). */

@@ -13,6 +13,7 @@ import type { OutgoingMessage } from '../envelope.js';
 import { InvalidOptionError, SwitchyardError } from '../errors.js';
 import { TokenBucket } from '../policies/token-bucket.js';
 import type { StartPosition } from '../ports/transport.js';
+import { copyBytes } from './bytes.js';
 import type { GroupMemberListener, GroupMembership, PartitionAssignor } from './consumer-group.js';
 import { ConsumerGroup } from './consumer-group.js';
 import type { FanoutSubscriptionOptions } from './fanout.js';
@@ -80,12 +81,10 @@ export interface PublishToBrokerOptions {
   readonly autoCreate?: 'topic' | 'queue';
 }
 
-const encoder = new TextEncoder();
-
 function sizeOf(body: Uint8Array | null, headers: Readonly<Record<string, string>> | undefined): number {
   let size = body?.byteLength ?? 0;
-  if (headers)
-    for (const [k, v] of Object.entries(headers)) size += encoder.encode(k).length + encoder.encode(v).length;
+  // UTF-8 lengths counted, not encoded: an encode would allocate two byte arrays per header.
+  if (headers) for (const name in headers) size += Buffer.byteLength(name) + Buffer.byteLength(headers[name] ?? '');
   return size;
 }
 
@@ -199,7 +198,7 @@ export class MemoryBroker {
       else partition = topic.roundRobin++ % topic.partitions.length;
       return topic.partition(partition).append({
         key: r.key ?? undefined,
-        body: r.body === null ? null : r.body.slice(),
+        body: r.body === null ? null : copyBytes(r.body),
         headers: Object.freeze({ ...r.headers }),
         timestamp: r.timestamp ?? now,
         appendedAt: now,

@@ -22,6 +22,7 @@ import type {
   TransportSubscription,
 } from '../ports/transport.js';
 import type { MemoryBroker } from './broker.js';
+import { copyBytes } from './bytes.js';
 import type { GroupMembership, PartitionAssignor } from './consumer-group.js';
 import { InFlightWindow } from './in-flight-window.js';
 import type { LogRecord } from './topic-log.js';
@@ -335,7 +336,7 @@ export class MemoryLogSubscription implements TransportSubscription {
     };
     return {
       message: {
-        body: record.body === null ? null : record.body.slice(),
+        body: record.body === null ? null : copyBytes(record.body),
         key: record.key,
         headers: lowerCaseHeaders(record.headers),
         timestamp: record.timestamp,

@@ -3,8 +3,6 @@
 // count. A key therefore lands on the same partition number here as on a real cluster with the
 // same partition count.
 
-const encoder = new TextEncoder();
-
 /** Kafka's `Utils.murmur2` (seed 0x9747b28c), as a signed 32-bit integer. */
 export function murmur2(data: Uint8Array): number {
   const m = 0x5bd1e995;
@@ -37,5 +35,6 @@ export function murmur2(data: Uint8Array): number {
 
 /** The partition Kafka's default partitioner picks for a non-null key. */
 export function partitionForKey(key: string, partitions: number): number {
-  return (murmur2(encoder.encode(key)) & 0x7fffffff) % partitions;
+  // A pooled Buffer: TextEncoder.encode would allocate an ArrayBuffer per keyed record.
+  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
 }

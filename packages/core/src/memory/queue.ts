@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { copyBytes } from './bytes.js';
 import { Wakeup } from './wakeup.js';
 
 /** The service limits SQS enforces, which the in-memory queue enforces too so tests catch them. */
@@ -309,7 +310,7 @@ export class MemoryQueue {
       this.#dedup.set(deduplicationId, { expiresAt: now + this.deduplicationWindowMs, messageId });
     const stored = this.#store({
       messageId,
-      body: input.body.slice(),
+      body: copyBytes(input.body),
       headers: Object.freeze({ ...input.headers }),
       groupId: input.groupId,
       deduplicationId,
@@ -575,7 +576,7 @@ export class MemoryQueue {
       queue: this.name,
       messageId: m.messageId,
       // A copy, as if it crossed a wire: a consumer mutating it cannot change a redelivery.
-      body: m.body.slice(),
+      body: copyBytes(m.body),
       headers: m.headers,
       groupId: m.groupId,
       deduplicationId: m.deduplicationId,

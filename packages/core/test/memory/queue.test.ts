@@ -29,6 +29,15 @@ describe('queue', () => {
     expect(second!.firstReceivedAt).toBe(first!.firstReceivedAt);
   });
 
+  it('keeps its own copy of a Buffer body: the sender reusing its buffer changes nothing stored', async () => {
+    const { broker } = setup();
+    const body = Buffer.from('job-1');
+    broker.send('jobs', [{ body }]);
+    body.write('XXX');
+    const [received] = await broker.receive('jobs');
+    expect(text(received!.body)).toBe('job-1');
+  });
+
   it('deletes a message only with its current receipt handle', async () => {
     const { clock, broker } = setup({ visibilityTimeoutMs: 1_000 });
     broker.send('jobs', [{ body: bytes('job') }]);

@@ -35,6 +35,16 @@ describe('topic log', () => {
     expect(byKey('order-2').map((r) => text(r.body))).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
   });
 
+  it('keeps its own copy of a Buffer body: the producer reusing its buffer changes nothing stored', () => {
+    const broker = new MemoryBroker();
+    broker.createTopic('orders', { partitions: 1 });
+    const body = Buffer.from('order-1');
+    broker.append('orders', [{ key: 'k', body }]);
+    body.write('XXXXX');
+    const [record] = broker.records('orders', 0);
+    expect(text(record!.body!)).toBe('order-1');
+  });
+
   it('spreads records without a key round-robin over the partitions', () => {
     const broker = new MemoryBroker();
     broker.createTopic('metrics', { partitions: 3 });
