@@ -59,6 +59,8 @@ export type {
   VersionStore,
 } from './idempotency/stale-event-guard.js';
 export { compareVersions, MemoryVersionStore, StaleEventGuard } from './idempotency/stale-event-guard.js';
+export type { Linked } from './in-flight-list.js';
+export { InFlightList } from './in-flight-list.js';
 export type { HotKeyReport, KeyedSchedulerOptions, ScheduledTask } from './keyed-scheduler.js';
 export { KeyedScheduler } from './keyed-scheduler.js';
 export type { Logger } from './logger.js';

@@ -19,6 +19,7 @@ import type { Envelope } from '../envelope.js';
 import { errorCodeOf, hasCode, isRetryable, RetryableError, SwitchyardError } from '../errors.js';
 import type { MessageEventBase, SwitchyardEvents, TypedEvents } from '../events.js';
 import type { HandlerContext, HandlerDefinition } from '../handlers.js';
+import { InFlightList, type Linked } from '../in-flight-list.js';
 import { KeyedScheduler } from '../keyed-scheduler.js';
 import { childLogger, type Logger } from '../logger.js';
 import { isOutcome, type Outcome } from '../outcome.js';
@@ -36,7 +37,6 @@ import {
 } from '../wire.js';
 import { buildDeadLetterRecord } from './dead-letter-record.js';
 import { type DeadlineTicket, HandlerDeadlines, type TimedRun } from './handler-deadlines.js';
-import { InFlightList, type Linked } from './in-flight-list.js';
 import { type MessageScope, messageScope } from './message-scope.js';
 import type { ResolvedConsumer, ResolvedHandler } from './options.js';
 

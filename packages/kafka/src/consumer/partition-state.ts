@@ -3,6 +3,7 @@
 // `revoked`) that its results must not be committed by this member any more.
 
 import { setMaxListeners } from 'node:events';
+import { InFlightList, type Linked } from '@switchyard/core';
 import type { PauseReason } from '../events.js';
 
 export interface ParkedKey {
@@ -12,64 +13,10 @@ export interface ParkedKey {
   expiresAt: number;
 }
 
-export interface UnsettledDelivery {
+export interface UnsettledDelivery extends Linked<UnsettledDelivery> {
   readonly offset: string;
   readonly handedAt: number;
   readonly sizeBytes: number;
-  /** Links of the partition's UnsettledList: the list owns these. */
-  older: UnsettledDelivery | undefined;
-  newer: UnsettledDelivery | undefined;
-  listed: boolean;
-}
-
-/**
- * Deliveries handed over and not settled, oldest first, linked through the deliveries themselves.
- * A Map keyed by offset did this before: hashing a fresh offset string twice per record, and a
- * table that fills and empties with every batch kept being reallocated.
- */
-export class UnsettledList<T extends UnsettledDelivery> {
-  #oldest: T | undefined;
-  #newest: T | undefined;
-  #size = 0;
-
-  get size(): number {
-    return this.#size;
-  }
-
-  oldest(): T | undefined {
-    return this.#oldest;
-  }
-
-  /** Appends a delivery (records are handed over in offset order). */
-  add(item: T): void {
-    if (item.listed) return;
-    item.listed = true;
-    item.older = this.#newest;
-    item.newer = undefined;
-    if (this.#newest === undefined) this.#oldest = item;
-    else this.#newest.newer = item;
-    this.#newest = item;
-    this.#size += 1;
-  }
-
-  delete(item: T): void {
-    if (!item.listed) return;
-    item.listed = false;
-    if (item.older === undefined) this.#oldest = item.newer as T | undefined;
-    else item.older.newer = item.newer;
-    if (item.newer === undefined) this.#newest = item.older as T | undefined;
-    else item.newer.older = item.older;
-    item.older = undefined;
-    item.newer = undefined;
-    this.#size -= 1;
-  }
-
-  /** The deliveries now, oldest first: a copy, so callers may remove items while they go through it. */
-  snapshot(): T[] {
-    const items: T[] = [];
-    for (let item = this.#oldest; item !== undefined; item = item.newer as T | undefined) items.push(item);
-    return items;
-  }
 }
 
 export class PartitionState {
@@ -83,7 +30,7 @@ export class PartitionState {
   readonly controller = new AbortController();
   revoked = false;
   /** Handed over and not settled, in hand-over order (the first entry is the oldest). */
-  readonly unsettled = new UnsettledList<UnsettledDelivery>();
+  readonly unsettled = new InFlightList<UnsettledDelivery>();
   inFlightBytes = 0;
   /** The last record handed over (or diverted): the next fetch after a rejoin starts after it. */
   lastHanded: string | undefined;

@@ -81,8 +81,8 @@ class KafkaDelivery implements Delivery, UnsettledDelivery {
   settling = false;
   /** Still counted in the subscription's in-flight figures. */
   counted = true;
-  older: UnsettledDelivery | undefined = undefined;
-  newer: UnsettledDelivery | undefined = undefined;
+  prev: UnsettledDelivery | undefined = undefined;
+  next: UnsettledDelivery | undefined = undefined;
   listed = false;
   #outcome: Outcome | undefined;
   #waiters: Array<(outcome: Outcome) => void> | undefined;

@@ -1,22 +1,25 @@
-// The partition's unsettled deliveries: oldest first whatever order they settle in (the oldest one
-// is what the long-handler check and lag look at), O(1) removal, and a snapshot safe to empty it by.
+// In-flight items (a Kafka partition's unsettled deliveries, for one): oldest first whatever order
+// they leave in (the oldest one is what the long-handler check and lag look at), O(1) removal, and a
+// snapshot safe to empty the list by.
 import { describe, expect, it } from 'vitest';
-import { type UnsettledDelivery, UnsettledList } from '../src/consumer/partition-state.js';
+import { InFlightList, type Linked } from '../src/in-flight-list.js';
+
+interface UnsettledDelivery extends Linked<UnsettledDelivery> {
+  readonly offset: string;
+}
 
 const delivery = (offset: string): UnsettledDelivery => ({
   offset,
-  handedAt: 0,
-  sizeBytes: 1,
-  older: undefined,
-  newer: undefined,
+  prev: undefined,
+  next: undefined,
   listed: false,
 });
 
-const offsets = (list: UnsettledList<UnsettledDelivery>) => list.snapshot().map((d) => d.offset);
+const offsets = (list: InFlightList<UnsettledDelivery>) => list.snapshot().map((d) => d.offset);
 
-describe('UnsettledList', () => {
+describe('InFlightList', () => {
   it('keeps hand-over order as deliveries settle from the middle, the front and the back', () => {
-    const list = new UnsettledList<UnsettledDelivery>();
+    const list = new InFlightList<UnsettledDelivery>();
     const [a, b, c, d] = ['1', '2', '3', '4'].map(delivery) as [
       UnsettledDelivery,
       UnsettledDelivery,
@@ -35,7 +38,7 @@ describe('UnsettledList', () => {
   });
 
   it('ignores a second add or delete of the same delivery', () => {
-    const list = new UnsettledList<UnsettledDelivery>();
+    const list = new InFlightList<UnsettledDelivery>();
     const a = delivery('7');
     list.add(a);
     list.add(a);
@@ -46,7 +49,7 @@ describe('UnsettledList', () => {
   });
 
   it('can be emptied while going through its snapshot', () => {
-    const list = new UnsettledList<UnsettledDelivery>();
+    const list = new InFlightList<UnsettledDelivery>();
     for (const o of ['1', '2', '3']) list.add(delivery(o));
     for (const x of list.snapshot()) list.delete(x);
     expect([list.size, list.oldest(), offsets(list)]).toEqual([0, undefined, []]);
