@@ -72,7 +72,7 @@ export class Idempotency {
       throw new InvalidOptionError(
         'idempotency.store',
         'must be an IdempotencyStore (claim, renew, complete, release)',
-        'pass new MemoryIdempotencyStore(), or the Redis or Postgres store',
+        'pass new MemoryIdempotencyStore(), or your own store implementing those four methods',
       );
     const { ttlMs } = options;
     if (!(typeof ttlMs === 'number' && Number.isFinite(ttlMs) && ttlMs > 0))
