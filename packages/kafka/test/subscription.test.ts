@@ -395,6 +395,30 @@ describe('retry topics', () => {
     ]);
   });
 
+  it('does not park a key behind a retry on the last tier, whose later records would be diverted into the same topic for ever', async () => {
+    const h = await setup(
+      { retry: { mode: 'retry-topics', topics: 2, parkSameKey: true } },
+      {},
+      { orders: [0], 'orders.retry.2': [0] },
+    );
+    const onLastTier = (offset: number) =>
+      record(offset, {
+        key: 'a',
+        headers: {
+          [KafkaHeaders.retryDueAt]: '0',
+          [KafkaHeaders.retryAttempt]: '3',
+          [KafkaHeaders.retryOriginalTopic]: 'orders',
+        },
+      });
+    await h.consumer.deliver('orders.retry.2', 0, [onLastTier(0)]);
+    await h.deliveries[0]!.settle({ kind: 'retry', delayMs: 1_000, attempt: 3 });
+    expect(h.driver.producer0.to('orders.retry.2')).toHaveLength(1);
+    // The key's next record on the last tier runs instead of going round again.
+    await h.consumer.deliver('orders.retry.2', 0, [onLastTier(1)]);
+    expect(h.deliveries.map((d) => d.message.source)).toMatchObject([{ offset: '0' }, { offset: '1' }]);
+    expect(h.driver.producer0.to('orders.retry.2')).toHaveLength(1);
+  });
+
   it('refuses retry settlements in blocking mode', async () => {
     const h = await setup();
     expect(h.transport.capabilities.delayedRetry).toBe(false);

@@ -938,7 +938,10 @@ export class KafkaSubscription implements TransportSubscription {
     }
     const park = o.retry.parkSameKey;
     const key = delivery.message.key;
-    if (park && key !== undefined) {
+    // Never park a key behind a retry written to the topic this record came from (a retry on the
+    // last tier): the key's later records there would be diverted into that same topic, reach its
+    // head again, and be diverted again, for ever. Every diversion must move a record to a later tier.
+    if (park && key !== undefined && topic !== state.topic) {
       state.parked.delete(key);
       state.parked.set(key, { retryTopic: topic, dueAt, expiresAt: now + park.ttlMs });
       if (state.parked.size > park.maxKeys) {
