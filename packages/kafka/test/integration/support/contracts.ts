@@ -47,3 +47,15 @@ export function orderViolations(events: ReadonlyArray<{ key: string; seq: number
       if (seqs[i]! < seqs[i - 1]!) bad.push(`${key}: ${seqs[i - 1]} before ${seqs[i]}`);
   return bad;
 }
+
+/**
+ * The planned failure of a tick (`t-<n>`) for the churn test: `poison` (non-retryable), `always`
+ * (retryable, fails every attempt), `once` (fails its first attempt only), or none.
+ */
+export function failureOf(id: string): 'poison' | 'always' | 'once' | undefined {
+  const n = Number(id.slice(id.lastIndexOf('-') + 1));
+  if (n % 97 === 5) return 'poison';
+  if (n % 211 === 7) return 'always';
+  if (n % 13 === 3) return 'once';
+  return undefined;
+}
