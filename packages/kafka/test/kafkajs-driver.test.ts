@@ -1,6 +1,7 @@
-// The kafkajs driver's batch controls, against a stand-in kafkajs consumer: `isActive()` must turn
-// false once a seek of ours makes the batch stale, and must not ask kafkajs' `isStale()` (which
-// builds a JSON key per call) while no seek of ours can be pending on that partition.
+// The kafkajs driver against stand-ins for kafkajs. Batch controls: `isActive()` must turn false
+// once a seek of ours makes the batch stale, and must not ask kafkajs' `isStale()` (which builds a
+// JSON key per call) while no seek of ours can be pending on that partition. createTopics: a topic
+// the broker accepted is waited for even when kafkajs' own wait for leaders gives up early.
 import type { Consumer, ConsumerRunConfig, EachBatchPayload, Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { DriverConsumer } from '../src/driver/driver.js';
@@ -118,5 +119,44 @@ describe('kafkajs driver batch controls', () => {
       [1, false],
     ]);
     expect([other.asked, sought.asked]).toEqual([0, 1]);
+  });
+});
+
+describe('kafkajs driver createTopics', () => {
+  const protocolError = (type: string) => Object.assign(new Error(type), { type });
+
+  function adminWith(fetchTopicMetadata: () => Promise<unknown>, createError: Error) {
+    let metadataCalls = 0;
+    const admin = {
+      listTopics: async () => [],
+      createTopics: async () => {
+        throw createError;
+      },
+      fetchTopicMetadata: () => {
+        metadataCalls += 1;
+        return fetchTopicMetadata();
+      },
+    };
+    const kafka = { admin: () => admin } as unknown as Kafka;
+    return { admin: new KafkajsDriver({ kafka, logger: silent }).admin(), calls: () => metadataCalls };
+  }
+
+  it('waits for leaders itself when kafkajs gives up on a metadata answer that does not know the new topic yet', async () => {
+    let answers = 0;
+    const { admin, calls } = adminWith(async () => {
+      answers += 1;
+      if (answers === 1) throw protocolError('UNKNOWN_TOPIC_OR_PARTITION');
+      return { topics: [{ name: 't', partitions: [{ partitionId: 0, leader: 1, partitionErrorCode: 0 }] }] };
+    }, protocolError('UNKNOWN_TOPIC_OR_PARTITION'));
+    await admin.createTopics([{ topic: 't', partitions: 1 }]);
+    expect(calls()).toBe(2);
+  });
+
+  it('still fails on any other error', async () => {
+    const { admin, calls } = adminWith(async () => ({ topics: [] }), protocolError('INVALID_PARTITIONS'));
+    await expect(admin.createTopics([{ topic: 't', partitions: 1 }])).rejects.toMatchObject({
+      type: 'INVALID_PARTITIONS',
+    });
+    expect(calls()).toBe(0);
   });
 });

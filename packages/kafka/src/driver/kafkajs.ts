@@ -58,6 +58,8 @@ export interface KafkajsDriverOptions {
 }
 
 const COMPRESSION = { none: 0, gzip: 1 } as const;
+/** How long createTopics waits for leaders once the broker accepted the topics. */
+const LEADER_WAIT_MS = 30_000;
 
 export class KafkajsDriver implements KafkaDriver {
   readonly name = 'kafkajs';
@@ -368,8 +370,34 @@ class KafkajsAdmin implements DriverAdmin {
         })),
       });
     } catch (error) {
+      const type = (error as { type?: string }).type;
       // Another member created them between our list and create: that is what we wanted.
-      if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS' && !isAlreadyExists(error)) throw error;
+      if (type === 'TOPIC_ALREADY_EXISTS' || isAlreadyExists(error)) return;
+      // Created, but kafkajs' wait for leaders gave up on the first metadata answer that does not
+      // know the topic yet (KRaft brokers answer so for a moment after a create): wait on.
+      if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return this.#waitForLeaders(missing.map((t) => t.topic));
+      throw error;
+    }
+  }
+
+  async #waitForLeaders(topics: readonly string[]): Promise<void> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    for (;;) {
+      try {
+        const { topics: found } = await this.#admin.fetchTopicMetadata({ topics: [...topics] });
+        const ready = found.every((t) => t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+        if (ready && found.length === topics.length) return;
+      } catch (error) {
+        const type = (error as { type?: string }).type;
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw error;
+      }
+      if (Date.now() >= deadline)
+        throw new SwitchyardError(
+          'SWITCHYARD_TRANSPORT',
+          `topics ${topics.join(', ')} were created but have no partition leaders after ${LEADER_WAIT_MS} ms`,
+          { retryable: true },
+        );
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
