@@ -76,11 +76,13 @@ describe('membership churn', () => {
       for (let action = 0; action < ACTIONS; action++) {
         const batch = payloads.slice(action * chunk, (action + 1) * chunk);
         await Promise.all(batch.map((p) => publisher.publish(topic, Tick, p)));
-        // Let the members work on it before the next action (a share of this chunk handled, or the
-        // members dead: then nothing can be handled until the next join).
-        const before = handledIds(members).size;
+        // Let the members work on it before the next action (a quarter of this chunk handled, or
+        // the members dead: then nothing can be handled until the next join).
         await until(
-          () => handledIds(members).size >= before + chunk / 4 || alive().length === 0,
+          () => {
+            const handled = handledIds(members);
+            return batch.filter((p) => handled.has(p.id)).length >= chunk / 4 || alive().length === 0;
+          },
           `progress after action ${action} (${context()})`,
           60_000,
         );
