@@ -1,7 +1,8 @@
 // The kafkajs driver against stand-ins for kafkajs. Batch controls: `isActive()` must turn false
 // once a seek of ours makes the batch stale, and must not ask kafkajs' `isStale()` (which builds a
-// JSON key per call) while no seek of ours can be pending on that partition. createTopics: a topic
-// the broker accepted is waited for even when kafkajs' own wait for leaders gives up early.
+// JSON key per call) while no seek of ours can be pending on that partition. Admin: a topic the
+// broker accepted is waited for even when kafkajs' own wait for leaders gives up early, and offset
+// reads refused for a passing reason are tried again.
 import type { Consumer, ConsumerRunConfig, EachBatchPayload, Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { DriverConsumer } from '../src/driver/driver.js';
@@ -122,7 +123,7 @@ describe('kafkajs driver batch controls', () => {
   });
 });
 
-describe('kafkajs driver createTopics', () => {
+describe('kafkajs driver admin', () => {
   const protocolError = (type: string) => Object.assign(new Error(type), { type });
 
   function adminWith(fetchTopicMetadata: () => Promise<unknown>, createError: Error) {
@@ -150,6 +151,25 @@ describe('kafkajs driver createTopics', () => {
     }, protocolError('UNKNOWN_TOPIC_OR_PARTITION'));
     await admin.createTopics([{ topic: 't', partitions: 1 }]);
     expect(calls()).toBe(2);
+  });
+
+  it('retries an offset read the broker refused for a passing reason, and not one it refused for good', async () => {
+    let calls = 0;
+    const admin = {
+      fetchOffsets: async () => {
+        calls += 1;
+        if (calls === 1) throw Object.assign(protocolError('NOT_COORDINATOR'), { retriable: true });
+        return [{ topic: 't', partitions: [{ partition: 0, offset: '7' }] }];
+      },
+      fetchTopicOffsets: async () => {
+        throw Object.assign(protocolError('TOPIC_AUTHORIZATION_FAILED'), { retriable: false });
+      },
+    };
+    const kafka = { admin: () => admin } as unknown as Kafka;
+    const driverAdmin = new KafkajsDriver({ kafka, logger: silent }).admin();
+    expect(await driverAdmin.groupOffsets('g', 't')).toEqual([{ partition: 0, offset: '7' }]);
+    expect(calls).toBe(2);
+    await expect(driverAdmin.topicOffsets('t')).rejects.toMatchObject({ type: 'TOPIC_AUTHORIZATION_FAILED' });
   });
 
   it('still fails on any other error', async () => {

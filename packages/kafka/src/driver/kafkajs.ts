@@ -60,6 +60,9 @@ export interface KafkajsDriverOptions {
 const COMPRESSION = { none: 0, gzip: 1 } as const;
 /** How long createTopics waits for leaders once the broker accepted the topics. */
 const LEADER_WAIT_MS = 30_000;
+/** Admin reads refused for a passing reason (see retryRead): attempts, and the delay step. */
+const READ_ATTEMPTS = 5;
+const READ_RETRY_DELAY_MS = 200;
 
 export class KafkajsDriver implements KafkaDriver {
   readonly name = 'kafkajs';
@@ -420,7 +423,7 @@ class KafkajsAdmin implements DriverAdmin {
   }
 
   async topicOffsets(topic: string): Promise<DriverPartitionOffsets[]> {
-    const offsets = await this.#admin.fetchTopicOffsets(topic);
+    const offsets = await retryRead(() => this.#admin.fetchTopicOffsets(topic));
     return offsets.map((o) => ({ partition: o.partition, high: o.high, low: o.low })).sort(byPartition);
   }
 
@@ -430,7 +433,7 @@ class KafkajsAdmin implements DriverAdmin {
   }
 
   async groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>> {
-    const result = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
+    const result = await retryRead(() => this.#admin.fetchOffsets({ groupId, topics: [topic] }));
     const partitions = result.find((t) => t.topic === topic)?.partitions ?? [];
     return partitions.map((p) => ({ partition: p.partition, offset: p.offset })).sort(byPartition);
   }
@@ -455,6 +458,22 @@ class KafkajsAdmin implements DriverAdmin {
 
   disconnect(): Promise<void> {
     return this.#admin.disconnect();
+  }
+}
+
+/**
+ * Retries a read the broker refused for a passing reason. kafkajs' admin does not retry these
+ * itself: an offset fetch answered NOT_COORDINATOR while the group's coordinator moves, or a list
+ * offsets answered NOT_LEADER, rejects at once (seen under load). Reads only: they are safe to repeat.
+ */
+async function retryRead<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (attempt >= READ_ATTEMPTS || (error as { retriable?: unknown }).retriable !== true) throw error;
+      await new Promise((resolve) => setTimeout(resolve, READ_RETRY_DELAY_MS * attempt));
+    }
   }
 }
 
