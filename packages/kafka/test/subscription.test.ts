@@ -1,14 +1,13 @@
 // The subscription's offset, pause and settlement logic on a fake driver: deterministic, no broker.
 // The same behaviours run against a real broker in test/integration/.
 
-import type { DeadLetterRecord, Delivery } from '@switchyard/core';
+import type { DeadLetterRecord, Delivery, SwitchyardError } from '@switchyard/core';
 import { hasCode, readDeadLetterHeaders } from '@switchyard/core';
 import { ManualClock } from '@switchyard/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { KafkaTransport } from '../src/index.js';
-import { KafkaHeaders, SpringDeadLetterHeaders } from '../src/index.js';
-import { record } from './support/fake-driver.js';
-import { eventually, harness } from './support/harness.js';
+import { KafkaHeaders, KafkaTransport, SpringDeadLetterHeaders } from '../src/index.js';
+import { FakeDriver, record } from './support/fake-driver.js';
+import { eventually, harness, subscriptionSpec } from './support/harness.js';
 
 const open: KafkaTransport[] = [];
 afterEach(async () => {
@@ -472,5 +471,26 @@ describe('start positions', () => {
     await h.consumer.deliver('orders', 0, [record(42)]);
     expect(h.consumer.seeks).toEqual([]);
     expect(h.deliveries).toHaveLength(1);
+  });
+});
+
+describe('missing topics', () => {
+  it('refuses to subscribe to a topic that does not exist, saying how to create it, before creating anything for it', async () => {
+    const driver = new FakeDriver();
+    const transport = new KafkaTransport({ driver, retry: { mode: 'retry-topics' } });
+    open.push(transport);
+    const failure = await transport.subscribe(subscriptionSpec(), async () => {}).catch((e: unknown) => e);
+    expect(hasCode(failure, 'SWITCHYARD_TRANSPORT')).toBe(true);
+    expect((failure as SwitchyardError).retryable).toBe(false);
+    expect((failure as Error).message).toMatch(/'orders' does not exist: create it first .*allowAutoTopicCreation/);
+    expect(driver.adminClient.created).toEqual([]);
+    expect(driver.consumers.every((c) => c.subscribed.length === 0)).toBe(true);
+  });
+
+  it('leaves a missing topic to the broker when auto-creation is allowed', async () => {
+    const h = await setup({ consumer: { allowAutoTopicCreation: true } }, {}, { orders: [0] }, undefined, (driver) =>
+      driver.adminClient.topics.delete('orders'),
+    );
+    expect(h.consumer.subscribed[0]?.topics).toEqual(['orders']);
   });
 });

@@ -231,6 +231,9 @@ export class KafkaSubscription implements TransportSubscription {
   async start(): Promise<void> {
     const o = this.#ctx.options;
     this.#sourceTopics = await this.#resolveTopics();
+    // Before anything is created for them: retry topics made for a missing source would get one
+    // partition, and kafkajs would only say "This server does not host this topic-partition".
+    if (!o.consumer.allowAutoTopicCreation) await this.#requireSourceTopics();
     const retryTopics =
       o.retry.mode === 'retry-topics'
         ? this.#sourceTopics.flatMap((t) => Array.from({ length: o.retry.topics }, (_, i) => retryTopicName(t, i + 1)))
@@ -279,6 +282,18 @@ export class KafkaSubscription implements TransportSubscription {
         details: { pattern: String(pattern) },
       });
     return matched.sort();
+  }
+
+  async #requireSourceTopics(): Promise<void> {
+    const existing = new Set(await this.#ctx.admin.listTopics());
+    const missing = this.#sourceTopics.filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    const names = missing.map((t) => `'${t}'`).join(', ');
+    throw new SwitchyardError(
+      'SWITCHYARD_TRANSPORT',
+      `Kafka topic ${names} does not exist: create it first (transport.admin().createTopics([{ topic: '${missing[0]}', partitions: 3 }])), or set consumer.allowAutoTopicCreation: true`,
+      { retryable: false, details: { topics: missing, consumerGroup: this.#spec.consumerGroup } },
+    );
   }
 
   async #createTopics(retryTopics: readonly string[], wantDeadLetters: boolean): Promise<void> {
