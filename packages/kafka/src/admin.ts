@@ -13,6 +13,16 @@ import {
   systemClock,
 } from '@switchyard/core';
 import type { Kafka } from 'kafkajs';
+import {
+  type DeadLetterDepth,
+  deadLetterDepth,
+  type InspectDeadLettersOptions,
+  inspectDeadLetters,
+  type KafkaDeadLetter,
+  type RedriveDeadLettersOptions,
+  type RedriveResult,
+  redriveDeadLetters,
+} from './dead-letter-tools.js';
 import type { DriverAdmin, KafkaDriver } from './driver/driver.js';
 import { KafkajsDriver } from './driver/kafkajs.js';
 import { detectHotPartitions, type HotPartition, type HotPartitionOptions } from './hot-partitions.js';
@@ -71,8 +81,10 @@ export interface ReplayPlan {
 }
 
 export class KafkaAdmin {
+  readonly #driver: KafkaDriver;
   readonly #admin: DriverAdmin;
   readonly #clock: Clock;
+  readonly #logger: Logger;
   #connecting: Promise<void> | undefined;
 
   constructor(options: KafkaAdminOptions) {
@@ -91,8 +103,10 @@ export class KafkaAdmin {
         clientId: options.clientId ?? 'switchyard-admin',
         logger: options.logger ?? silentLogger,
       });
+    this.#driver = driver;
     this.#admin = driver.admin();
     this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
   }
 
   connect(): Promise<void> {
@@ -230,6 +244,37 @@ export class KafkaAdmin {
     const offsets = await this.offsetsAt(topic, to);
     await this.#admin.setGroupOffsets(group, topic, offsets);
     return offsets;
+  }
+
+  /**
+   * Dead letters in `topic` that wait for redrive: records after `group`'s commits (default
+   * `<topic>.redrive`, the group `redriveDeadLetters` uses), per partition and in total.
+   */
+  async deadLetterDepth(topic: string, group?: string): Promise<DeadLetterDepth> {
+    await this.connect();
+    return deadLetterDepth(this.#admin, topic, group);
+  }
+
+  /**
+   * Reads dead letters with their records, committing nothing (a throwaway group, deleted after).
+   * By default from where redrive stopped; `from: 'earliest'` or `{ timestamp }` look further back.
+   */
+  async inspectDeadLetters(topic: string, options?: InspectDeadLettersOptions): Promise<KafkaDeadLetter[]> {
+    await this.connect();
+    return inspectDeadLetters(this.#tools(), topic, options);
+  }
+
+  /**
+   * Sends dead letters back to their original topics (or `to`) at `ratePerSecond`, up to the log
+   * end found at the start, committing in the redrive group only what the destination acknowledged.
+   */
+  async redriveDeadLetters(options: RedriveDeadLettersOptions): Promise<RedriveResult> {
+    await this.connect();
+    return redriveDeadLetters(this.#tools(), options);
+  }
+
+  #tools() {
+    return { driver: this.#driver, admin: this.#admin, clock: this.#clock, logger: this.#logger };
   }
 
   /**

@@ -12,6 +12,16 @@ export { compositeKey, KeySequencer } from './composite-key.js';
 export type { DeadLetterMessageOptions } from './dead-letter-message.js';
 export { deadLetterMessage, SpringDeadLetterHeaders } from './dead-letter-message.js';
 export type {
+  DeadLetterDepth,
+  InspectDeadLettersOptions,
+  InspectFrom,
+  KafkaDeadLetter,
+  RedriveDeadLettersOptions,
+  RedriveResult,
+  RedriveSkipReason,
+} from './dead-letter-tools.js';
+export { redriveGroupName } from './dead-letter-tools.js';
+export type {
   BatchControls,
   BatchHandler,
   DriverAdmin,

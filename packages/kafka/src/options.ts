@@ -44,6 +44,11 @@ export interface KafkaDeadLetterOptions {
   readonly springHeaders?: boolean;
   /** Create missing `<topic><suffix>` topics (source topic's partition count) on subscribe. */
   readonly createTopics?: boolean;
+  /**
+   * How often a subscription reports its dead-letter topics' depth (records after the redrive
+   * group's commits) as the `switchyard.queue.depth` gauge, state `visible`. 0 turns it off.
+   */
+  readonly depthIntervalMs?: number;
 }
 
 export interface KafkaConsumerOptions {
@@ -161,6 +166,7 @@ export const kafkaDeadLetterDefaults = {
   timeoutMs: 30_000,
   springHeaders: true,
   createTopics: true,
+  depthIntervalMs: 30_000,
 } as const;
 
 export type ResolvedConsumerOptions = {
@@ -197,7 +203,13 @@ export interface ResolvedKafkaOptions {
     createTopics: boolean;
     parkSameKey: { maxKeys: number; ttlMs: number } | undefined;
   };
-  readonly deadLetter: { suffix: string; timeoutMs: number; springHeaders: boolean; createTopics: boolean };
+  readonly deadLetter: {
+    suffix: string;
+    timeoutMs: number;
+    springHeaders: boolean;
+    createTopics: boolean;
+    depthIntervalMs: number;
+  };
   readonly logger: Logger;
   readonly clock: Clock;
 }
@@ -372,6 +384,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
       "use letters, digits, '.', '_' or '-', e.g. '.dlq'",
     );
   positiveInt('deadLetter.timeoutMs', deadLetter.timeoutMs);
+  positiveInt('deadLetter.depthIntervalMs', deadLetter.depthIntervalMs, 0);
 
   return {
     brokers: options.brokers,

@@ -494,3 +494,34 @@ describe('missing topics', () => {
     expect(h.consumer.subscribed[0]?.topics).toEqual(['orders']);
   });
 });
+
+describe('dead-letter depth', () => {
+  it('reports the records of its dead-letter topic after the redrive group as queue depth, every depthIntervalMs', async () => {
+    const clock = new ManualClock(Date.now());
+    const depths: Array<{ value: number; destination: string; state: string }> = [];
+    let lagSamples = 0;
+    const h = await setup(
+      { clock, deadLetter: { depthIntervalMs: 30_000 } },
+      { observer: { lag: () => lagSamples++, depth: (value, a) => depths.push({ value, ...a }) } },
+    );
+    // The fake log of every topic runs from offset 0 to 100.
+    await eventually(() => depths.length === 1);
+    expect(depths).toEqual([{ value: 100, destination: 'orders.dlq', state: 'visible' }]);
+    h.driver.adminClient.groupCommits.set('orders.dlq.redrive/orders.dlq', new Map([[0, '40']]));
+    // A lag sample (every 5 s of the clock, once the partition has a fetch) shows a tick ran.
+    await h.consumer.deliver('orders', 0, [record(0)]);
+    await clock.advance(29_000);
+    const before = lagSamples;
+    await eventually(() => lagSamples > before);
+    expect(depths).toHaveLength(1);
+    await clock.advance(1_000);
+    await eventually(() => depths.length === 2);
+    expect(depths[1]).toEqual({ value: 60, destination: 'orders.dlq', state: 'visible' });
+  });
+
+  it('refuses a negative depthIntervalMs, naming the option', () => {
+    expect(() => new KafkaTransport({ driver: new FakeDriver(), deadLetter: { depthIntervalMs: -1 } })).toThrow(
+      /deadLetter\.depthIntervalMs/,
+    );
+  });
+});

@@ -34,6 +34,7 @@ import {
   type TypedEvents,
 } from '@switchyard/core';
 import { deadLetterMessage } from '../dead-letter-message.js';
+import { deadLetterDepth } from '../dead-letter-tools.js';
 import type {
   BatchControls,
   DriverAdmin,
@@ -172,6 +173,8 @@ export class KafkaSubscription implements TransportSubscription {
   #settledSinceCommit = 0;
   #lastCommitAt = 0;
   #lastSampleAt = 0;
+  #lastDepthAt = Number.NEGATIVE_INFINITY;
+  #samplingDepth = false;
   #tick: ReturnType<typeof setInterval> | undefined;
   #unlisten: (() => void) | undefined;
   #deadLetterTopicsReady: Promise<void> = Promise.resolve();
@@ -1205,6 +1208,32 @@ export class KafkaSubscription implements TransportSubscription {
     }
     if (now - this.#lastCommitAt >= o.consumer.commitIntervalMs) void this.#commit();
     if (now - this.#lastSampleAt >= o.consumer.lagIntervalMs) this.#sampleLag(now);
+    const depthEvery = o.deadLetter.depthIntervalMs;
+    if (depthEvery > 0 && !this.#samplingDepth && now - this.#lastDepthAt >= depthEvery) {
+      this.#lastDepthAt = now;
+      void this.#sampleDeadLetterDepth();
+    }
+  }
+
+  /** Dead letters waiting in this subscription's dead-letter topics (after the redrive group). */
+  async #sampleDeadLetterDepth(): Promise<void> {
+    this.#samplingDepth = true;
+    const o = this.#ctx.options;
+    try {
+      const topics = new Set(
+        this.#sourceTopics.map((t) => this.#sub.deadLetterTopic ?? deadLetterTopicName(t, o.deadLetter.suffix)),
+      );
+      for (const topic of topics) {
+        const depth = await deadLetterDepth(this.#ctx.admin, topic).catch((error: unknown) => {
+          // Not created yet (createTopics off), or the admin call failed: try again next interval.
+          this.#logger.debug({ err: error, topic }, 'kafka dead-letter depth not sampled');
+          return undefined;
+        });
+        if (depth && !this.#closed) this.#spec.observer.depth(depth.total, { destination: topic, state: 'visible' });
+      }
+    } finally {
+      this.#samplingDepth = false;
+    }
   }
 
   #sampleLag(now: number): void {
