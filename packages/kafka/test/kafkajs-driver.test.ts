@@ -172,6 +172,26 @@ describe('kafkajs driver admin', () => {
     await expect(driverAdmin.topicOffsets('t')).rejects.toMatchObject({ type: 'TOPIC_AUTHORIZATION_FAILED' });
   });
 
+  it('waits for the leaders of a topic another member created a moment ago, before resolving', async () => {
+    let answers = 0;
+    const admin = {
+      listTopics: async () => ['t'],
+      createTopics: async () => {
+        throw new Error('nothing to create');
+      },
+      fetchTopicMetadata: async () => {
+        answers += 1;
+        if (answers === 1) throw protocolError('UNKNOWN_TOPIC_OR_PARTITION');
+        if (answers === 2)
+          return { topics: [{ name: 't', partitions: [{ partitionId: 0, leader: -1, partitionErrorCode: 5 }] }] };
+        return { topics: [{ name: 't', partitions: [{ partitionId: 0, leader: 1, partitionErrorCode: 0 }] }] };
+      },
+    };
+    const kafka = { admin: () => admin } as unknown as Kafka;
+    await new KafkajsDriver({ kafka, logger: silent }).admin().createTopics([{ topic: 't', partitions: 1 }]);
+    expect(answers).toBe(3);
+  });
+
   it('still fails on any other error', async () => {
     const { admin, calls } = adminWith(async () => ({ topics: [] }), protocolError('INVALID_PARTITIONS'));
     await expect(admin.createTopics([{ topic: 't', partitions: 1 }])).rejects.toMatchObject({

@@ -359,9 +359,13 @@ class KafkajsAdmin implements DriverAdmin {
 
   async createTopics(topics: readonly DriverTopicSpec[]): Promise<void> {
     if (topics.length === 0) return;
+    // Every requested topic is waited for, not only those created here: a topic another member
+    // created a moment ago is listed before the broker can serve it, and a reader that subscribes
+    // then fails with UNKNOWN_TOPIC_OR_PARTITION.
+    const names = topics.map((t) => t.topic);
     const existing = new Set(await this.#admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length === 0) return;
+    if (missing.length === 0) return this.#waitForLeaders(names);
     try {
       await this.#admin.createTopics({
         waitForLeaders: true,
@@ -375,12 +379,12 @@ class KafkajsAdmin implements DriverAdmin {
     } catch (error) {
       const type = (error as { type?: string }).type;
       // Another member created them between our list and create: that is what we wanted.
-      if (type === 'TOPIC_ALREADY_EXISTS' || isAlreadyExists(error)) return;
       // Created, but kafkajs' wait for leaders gave up on the first metadata answer that does not
       // know the topic yet (KRaft brokers answer so for a moment after a create): wait on.
-      if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return this.#waitForLeaders(missing.map((t) => t.topic));
-      throw error;
+      const alreadyThere = type === 'TOPIC_ALREADY_EXISTS' || isAlreadyExists(error);
+      if (!alreadyThere && type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
     }
+    await this.#waitForLeaders(names);
   }
 
   async #waitForLeaders(topics: readonly string[]): Promise<void> {
