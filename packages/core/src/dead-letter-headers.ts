@@ -84,14 +84,25 @@ export function deadLetterHeaders(record: DeadLetterRecord): Record<string, stri
   if (record.messageType !== undefined) out[h.messageType] = record.messageType;
   if (record.key !== undefined) out[h.key] = record.key;
   out[h.attempts] = String(record.attempts);
-  out[h.firstFailureAt] = new Date(record.firstFailureAt).toISOString();
-  out[h.lastFailureAt] = new Date(record.lastFailureAt).toISOString();
+  out[h.firstFailureAt] = isoTime(record.firstFailureAt);
+  out[h.lastFailureAt] = isoTime(record.lastFailureAt);
   out[h.errorClass] = record.error.className;
   if (record.error.code !== undefined) out[h.errorCode] = record.error.code;
   out[h.errorMessage] = cap(record.error.message, deadLetterHeaderLimits.errorMessage);
   if (record.error.stack !== undefined) out[h.errorStack] = cap(record.error.stack, deadLetterHeaderLimits.errorStack);
   if (record.body === null) out[h.tombstone] = 'true';
   return out;
+}
+
+/**
+ * ISO 8601, or the number as it is when it is no Date. Core takes the first failure time from a
+ * message's own `sy-first-failure-at` header, and a garbled one (8640000000000001, say) is a
+ * positive finite number but beyond Date's range: toISOString() threw a RangeError, so the record
+ * could never be written and the message was stuck. `readDeadLetterHeaders` leaves such a value out.
+ */
+function isoTime(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
 }
 
 type Mutable<T> = { -readonly [K in keyof T]?: T[K] };

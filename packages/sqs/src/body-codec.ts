@@ -38,13 +38,18 @@ export interface DecodedBody {
   readonly problem: string | undefined;
 }
 
-/** The body's bytes; removes the encoding header from `headers`. */
+/**
+ * The body's bytes; removes the encoding header from `headers` once it has been applied. An encoding
+ * that cannot be applied stays in the headers: the message is dead-lettered as it came (the header
+ * is part of it), so a redrive sends the original, not the text reinterpreted without its encoding.
+ */
 export function decodeBody(text: string, headers: Record<string, string>): DecodedBody {
   const encoding = headers[BODY_ENCODING_HEADER];
   if (encoding === undefined) return { bytes: encoder.encode(text), problem: undefined };
-  delete headers[BODY_ENCODING_HEADER];
-  if (encoding === 'base64' && /^[A-Za-z0-9+/]*={0,2}$/.test(text) && text.length % 4 === 0)
+  if (encoding === 'base64' && /^[A-Za-z0-9+/]*={0,2}$/.test(text) && text.length % 4 === 0) {
+    delete headers[BODY_ENCODING_HEADER];
     return { bytes: new Uint8Array(Buffer.from(text, 'base64')), problem: undefined };
+  }
   return {
     bytes: encoder.encode(text),
     problem:

@@ -106,7 +106,8 @@ export function unpackHeaders(flat: Readonly<Record<string, string>>): DecodedHe
     if (typeof value !== 'string')
       return { headers, problem: `attribute '${PACKED_HEADERS_ATTRIBUTE}' has a non-string value for '${name}'` };
     const lower = name.toLowerCase();
-    if (!(lower in headers)) headers[lower] = value;
+    // Own names only: `in` also sees Object.prototype, so a packed `constructor` header was dropped.
+    if (!Object.hasOwn(headers, lower)) headers[lower] = value;
   }
   return { headers, problem: undefined };
 }
