@@ -72,6 +72,13 @@ export class SnsTransport implements Transport {
     return consumer.subscribe(spec, sink);
   }
 
+  /** The consuming transport's dead-letter queue for a queue it reads (SQS: `<queue>-dlq`). */
+  deadLetterDestinationFor(destination: string): string {
+    const consumer = this.#options.consumeWith;
+    // Without a consumer nothing is read here, so nothing is dead-lettered: core's default is moot.
+    return consumer?.deadLetterDestinationFor?.(destination) ?? `${destination}.dlq`;
+  }
+
   async publish(destination: string, messages: readonly OutgoingMessage[], options?: PublishOptions): Promise<void> {
     if (this.#closed) throw new SwitchyardError('SWITCHYARD_SHUTDOWN', 'SnsTransport is closed', { retryable: false });
     await this.#publisher.publish(destination, messages, options?.signal);

@@ -1,7 +1,9 @@
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { SqsTransport } from '@switchyard/sqs';
+import { DeleteQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { createApp, defineEvent, defineHandler, defineTopic, NonRetryableError } from '@switchyard/core';
+import { createQueueWithDeadLetter, inspectDeadLetters, SqsTransport } from '@switchyard/sqs';
 import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { SnsTransport, subscribeQueue } from '../../src/index.js';
 import { collect } from '../support/collector.js';
 import { motoClients, queue, topic } from '../support/moto.js';
@@ -132,6 +134,38 @@ describe('SNS to SQS on moto', () => {
         .filter((c) => changing.includes(c.command))
         .map((c) => c.input.AttributeName),
     ).toEqual(['FilterPolicy']);
+  });
+
+  it('dead-letters through SnsTransport (consumeWith) into the queue createQueueWithDeadLetter made', async () => {
+    const { sns, sqs } = transports();
+    const topicArn = await topic(sns, resources, 'dead');
+    const name = resources.name('dead-sub');
+    const { queueUrl, dlqUrl } = await createQueueWithDeadLetter(sqs, { name });
+    resources.track(() => sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => {}));
+    resources.track(() => sqs.send(new DeleteQueueCommand({ QueueUrl: dlqUrl })).catch(() => {}));
+    await subscribeQueue(sns, sqs, { topicArn, queueUrl, raw: true });
+    const Refused = defineEvent({ name: 'Refused', schema: z.object({ id: z.string() }), key: (p) => p.id });
+    const transport = new SnsTransport({
+      client: sns,
+      consumeWith: new SqsTransport({ client: sqs, visibilityTimeoutS: 5, depthIntervalMs: 0 }),
+    });
+    const app = createApp({ transport });
+    app.consume(defineTopic({ name, events: [Refused] }), {
+      group: 'refusing',
+      // moto answers a long poll only when it ends, not when a message arrives.
+      transportOptions: { waitTimeSeconds: 1 },
+      handlers: [
+        defineHandler(Refused, (m) => {
+          throw new NonRetryableError(`refused ${m.payload.id}`);
+        }),
+      ],
+    });
+    await app.start();
+    resources.track(() => app.stop());
+    await app.publish(defineTopic({ name: topicArn, events: [Refused] }), Refused, { id: 'r-1' });
+    const dead = await waitUntil('the dead letter', async () => (await inspectDeadLetters(sqs, dlqUrl))[0]);
+    expect(dead.record).toMatchObject({ reason: 'non-retryable', error: { message: 'refused r-1' } });
+    expect(JSON.parse(Buffer.from(dead.body).toString())).toEqual({ id: 'r-1' });
   });
 
   it('keeps per-group order from a FIFO topic to a FIFO queue', async () => {

@@ -577,12 +577,12 @@ describe('SNS -> SQS consume path, raw and enveloped deliveries (fuzzed)', () =>
   });
 });
 
-describe('counterexamples found by fuzzing (not fixed: packages/sns/src/transport.ts)', () => {
-  // SnsTransport hands subscribe() to its consumeWith transport but not deadLetterDestinationFor, so
-  // core falls back to `<queue>.dlq` instead of the SQS transport's `<queue>-dlq` (what
-  // createQueueWithDeadLetter provisions): every dead letter fails to resolve its queue and is
-  // retried until SQS's own redrive policy moves the message, without its reason.
-  it.fails('dead-letters through SnsTransport to the queue the SQS transport names', async () => {
+describe('counterexamples found by fuzzing', () => {
+  // SnsTransport handed subscribe() to its consumeWith transport but not deadLetterDestinationFor, so
+  // core fell back to `<queue>.dlq` instead of the SQS transport's `<queue>-dlq` (what
+  // createQueueWithDeadLetter provisions): every dead letter failed to resolve its queue and was
+  // retried until SQS's own redrive policy moved the message, without its reason.
+  it('dead-letters through SnsTransport to the queue the SQS transport names', async () => {
     const run = await startApp(null);
     try {
       await consume(
