@@ -4,7 +4,12 @@
 // big-endian int32, offset as a big-endian int64), so Spring-based tools can read our DLQs.
 // Re-dead-lettering replaces these headers instead of appending a second set.
 
-import { DEAD_LETTER_HEADER_PREFIX, type DeadLetterRecord, deadLetterHeaders } from '@switchyard/core';
+import {
+  DEAD_LETTER_HEADER_PREFIX,
+  DeadLetterHeaders,
+  type DeadLetterRecord,
+  deadLetterHeaders,
+} from '@switchyard/core';
 import type { DriverMessage, DriverRecord } from './driver/driver.js';
 import { asBuffer, KafkaHeaders, rawHeaders } from './records.js';
 
@@ -20,15 +25,28 @@ export const SpringDeadLetterHeaders = {
 
 const SPRING_PREFIX = 'kafka_dlt-';
 /** Headers that steer retry-topic delivery and mean nothing on a dead-letter topic. */
-const RETRY_CONTROL = new Set<string>([KafkaHeaders.retryDueAt, KafkaHeaders.parked, KafkaHeaders.bodyOmitted]);
+const RETRY_CONTROL = new Set<string>([
+  KafkaHeaders.retryDueAt,
+  KafkaHeaders.parked,
+  KafkaHeaders.bodyOmitted,
+  KafkaHeaders.keyOmitted,
+]);
 
 export interface DeadLetterMessageOptions {
   readonly springHeaders: boolean;
   /** Leave the value out (it was too large to write); `sy-dlq-body-omitted` says how large it was. */
   readonly omitBody?: boolean;
+  /**
+   * The last resort when even that is too large: no value, no key and none of the original headers,
+   * only the diagnostics; `sy-dlq-body-omitted` and `sy-dlq-key-omitted` give the sizes left out.
+   */
+  readonly diagnosticsOnly?: boolean;
   /** The consumed record: its header bytes and key bytes are copied as they were, not re-encoded. */
   readonly original?: DriverRecord;
 }
+
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MAX = 2n ** 63n - 1n;
 
 export function int32(value: number): Buffer {
   const b = Buffer.alloc(4);
@@ -50,7 +68,17 @@ export function originalPosition(
   const topic = h[KafkaHeaders.retryOriginalTopic];
   const partition = Number(h[KafkaHeaders.retryOriginalPartition]);
   const offset = h[KafkaHeaders.retryOriginalOffset];
-  if (topic !== undefined && Number.isInteger(partition) && offset !== undefined && /^\d+$/.test(offset))
+  // The headers came with the record and may be anything: only a position Spring's int32 partition
+  // and int64 offset can hold is used, or every dead-letter write would throw on it.
+  if (
+    topic !== undefined &&
+    Number.isInteger(partition) &&
+    partition >= 0 &&
+    partition <= INT32_MAX &&
+    offset !== undefined &&
+    /^\d{1,19}$/.test(offset) &&
+    BigInt(offset) <= INT64_MAX
+  )
     return { topic, partition, offset };
   if (record.source.kind === 'log')
     return { topic: record.source.topic, partition: record.source.partition, offset: record.source.offset };
@@ -65,10 +93,11 @@ export function deadLetterMessage(record: DeadLetterRecord, options: DeadLetterM
       !lower.startsWith(SPRING_PREFIX) && !lower.startsWith(DEAD_LETTER_HEADER_PREFIX) && !RETRY_CONTROL.has(lower)
     );
   };
+  const bare = options.diagnosticsOnly === true;
   const originals = options.original ? rawHeaders(options.original.headers) : record.headers;
-  for (const [name, value] of Object.entries(originals)) if (keep(name)) headers[name] = value;
+  if (!bare) for (const [name, value] of Object.entries(originals)) if (keep(name)) headers[name] = value;
   for (const [name, value] of Object.entries(deadLetterHeaders(record)))
-    if (name.startsWith(DEAD_LETTER_HEADER_PREFIX)) headers[name] = value;
+    if (name.startsWith(DEAD_LETTER_HEADER_PREFIX) && !(bare && name === DeadLetterHeaders.key)) headers[name] = value;
   if (options.springHeaders) {
     const s = SpringDeadLetterHeaders;
     const origin = originalPosition(record);
@@ -84,10 +113,12 @@ export function deadLetterMessage(record: DeadLetterRecord, options: DeadLetterM
     if (record.error.stack !== undefined) headers[s.exceptionStacktrace] = record.error.stack.slice(0, 8_192);
   }
   const body = record.body ?? new Uint8Array(0);
-  if (options.omitBody) headers[KafkaHeaders.bodyOmitted] = String(body.byteLength);
+  const key = options.original ? options.original.key : (record.key ?? null);
+  if (options.omitBody || bare) headers[KafkaHeaders.bodyOmitted] = String(body.byteLength);
+  if (bare) headers[KafkaHeaders.keyOmitted] = String(key === null ? 0 : Buffer.byteLength(key));
   return {
-    key: options.original ? options.original.key : (record.key ?? null),
-    value: options.omitBody ? Buffer.alloc(0) : asBuffer(body),
+    key: bare ? null : key,
+    value: options.omitBody || bare ? Buffer.alloc(0) : asBuffer(body),
     headers,
   };
 }

@@ -25,6 +25,8 @@ export const KafkaHeaders = {
   sequenceSource: 'sy-seq-source',
   /** Set on a dead-letter record whose body was left out because the record was too large to write. */
   bodyOmitted: 'sy-dlq-body-omitted',
+  /** Set on a dead-letter record written with diagnostics only: the key's size in bytes. */
+  keyOmitted: 'sy-dlq-key-omitted',
 } as const;
 
 const utf8 = new TextDecoder('utf-8');

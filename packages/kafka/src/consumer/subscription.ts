@@ -874,14 +874,21 @@ export class KafkaSubscription implements TransportSubscription {
     const destination = this.#deadLetterTopic(delivery, requested);
     // A dead letter in the first moments after start waits for its topic to be created.
     await this.#deadLetterTopicsReady;
-    const write = (omitBody: boolean) =>
+    const write = (omit: 'nothing' | 'body' | 'all') =>
       this.#produce(
         destination,
-        [deadLetterMessage(record, { springHeaders: o.deadLetter.springHeaders, omitBody, original: delivery.record })],
+        [
+          deadLetterMessage(record, {
+            springHeaders: o.deadLetter.springHeaders,
+            omitBody: omit === 'body',
+            diagnosticsOnly: omit === 'all',
+            original: delivery.record,
+          }),
+        ],
         o.deadLetter.timeoutMs,
       );
     try {
-      await write(false);
+      await write('nothing');
     } catch (error) {
       if (!isTooLarge(error))
         throw new SwitchyardError(
@@ -907,7 +914,15 @@ export class KafkaSubscription implements TransportSubscription {
         'dead letter too large: written without its body',
       );
       try {
-        await write(true);
+        // A key or headers too large on their own leave only the diagnostics to write.
+        await write('body').catch((second: unknown) => {
+          if (!isTooLarge(second)) throw second;
+          this.#logger.warn(
+            { group: this.#group, destination, offset: delivery.offset, keyBytes: delivery.record.key?.length ?? 0 },
+            'dead letter too large without its body: written with its diagnostics only',
+          );
+          return write('all');
+        });
       } catch (second) {
         throw new SwitchyardError(
           'SWITCHYARD_DEAD_LETTER_PUBLISH',
