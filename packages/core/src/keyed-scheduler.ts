@@ -169,6 +169,9 @@ export class KeyedScheduler {
           this.#waiters.splice(index, 1);
           state.waiting -= 1;
           this.#forgetIfIdle(state);
+          // The aborted waiter may have been the one blocking the FIFO: those behind it that fit
+          // now must not wait for some running task to finish (it may run for a long time).
+          this.#admitWaiters();
           this.#notifyIdle();
           reject(signal?.reason ?? abortError());
         }

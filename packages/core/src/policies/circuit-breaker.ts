@@ -171,8 +171,10 @@ export class CircuitBreaker {
   #recordClosed(failed: boolean): void {
     const slot = this.#slot();
     this.#calls[slot]! += 1;
-    if (!failed) return;
-    this.#failures[slot]! += 1;
+    if (failed) this.#failures[slot]! += 1;
+    // Judged after every call, successes too: the call that brings the window to minimumCalls may
+    // be a success, and the rate is at the threshold then (5 failures, then 5 successes, at 10 calls
+    // and 0.5). Judging only on failures left such a breaker closed until the next failure.
     const { calls, failures } = this.#window();
     if (calls >= this.settings.minimumCalls && failures / calls >= this.settings.failureRateThreshold) this.#open();
   }
