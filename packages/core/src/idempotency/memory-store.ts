@@ -3,9 +3,10 @@
 // async only to fit the port). When several processes share the work, use a shared store (Redis,
 // Postgres): this one only deduplicates what reaches this process.
 //
-// Bounded by `maxEntries`: past it the least recently used completed record goes first (a
-// duplicate of it would then run again), then lapsed claims. Live claims are never evicted: that
-// would let a concurrent duplicate run; their number is bounded by the work in flight.
+// Bounded by `maxEntries`: past it, expired completed records go first (a heap by expiry finds
+// them in O(log n)), then the least recently used live completed record (a duplicate of it would
+// then run again), then lapsed claims. Live claims are never evicted: that would let a concurrent
+// duplicate run; their number is bounded by the work in flight.
 
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
@@ -47,6 +48,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #claims = new Map<string, Claimed>();
   /** Completed records in least-recently-used order (oldest first). */
   readonly #completed = new LruMap<string, Completed>();
+  /** Completed records by expiry (earliest first); entries of replaced or deleted records linger. */
+  readonly #expiry = new ExpiryHeap();
   #evicted = 0;
   #writesSinceSweep = 0;
 
@@ -116,12 +119,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const held = this.#claims.get(key);
     if (held === undefined || held.token !== token) return false;
     this.#claims.delete(key);
-    this.#completed.set(key, {
-      status: 'completed',
-      payloadHash: held.payloadHash,
-      result: options.result,
-      expiresAt: this.#clock.now() + options.ttlMs,
-    });
+    const expiresAt = this.#clock.now() + options.ttlMs;
+    this.#completed.set(key, { status: 'completed', payloadHash: held.payloadHash, result: options.result, expiresAt });
+    this.#expiry.push(expiresAt, key);
+    // Entries of records gone or replaced are dropped when they surface; rebuild before they pile up.
+    if (this.#expiry.size > 2 * this.maxEntries + 16)
+      this.#expiry.rebuild([...this.#completed.entries()].map(([k, r]) => [r.expiresAt, k] as const));
     this.#evict();
     return true;
   }
@@ -136,6 +139,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async close(): Promise<void> {
     this.#claims.clear();
     this.#completed.clear();
+    this.#expiry.rebuild([]);
   }
 
   /** Records held now (lapsed ones included until they are swept). */
@@ -153,6 +157,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       for (const [key, record] of this.#completed.entries()) if (record.expiresAt <= now) this.#completed.delete(key);
       for (const [key, claim] of this.#claims) if (claim.leaseExpiresAt <= now) this.#claims.delete(key);
     }
+    // Expired records first: dropping them loses nothing.
+    while (this.#claims.size + this.#completed.size > this.maxEntries) {
+      const next = this.#expiry.peek();
+      if (next === undefined || next.expiresAt > now) break;
+      this.#expiry.pop();
+      if (this.#completed.get(next.key)?.expiresAt === next.expiresAt) this.#completed.delete(next.key);
+    }
     while (this.#claims.size + this.#completed.size > this.maxEntries) {
       const oldest = this.#completed.oldest();
       if (oldest === undefined) break;
@@ -164,6 +175,54 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       if (this.#claims.size <= this.maxEntries) return;
       if (claim.leaseExpiresAt <= now) this.#claims.delete(key);
     }
+  }
+}
+
+/** A binary min-heap of (expiresAt, key). */
+class ExpiryHeap {
+  #items: Array<{ expiresAt: number; key: string }> = [];
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  peek(): { expiresAt: number; key: string } | undefined {
+    return this.#items[0];
+  }
+
+  push(expiresAt: number, key: string): void {
+    const items = this.#items;
+    items.push({ expiresAt, key });
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.expiresAt <= items[i]!.expiresAt) break;
+      [items[parent], items[i]] = [items[i]!, items[parent]!];
+      i = parent;
+    }
+  }
+
+  pop(): void {
+    const items = this.#items;
+    const last = items.pop();
+    if (last === undefined || items.length === 0) return;
+    items[0] = last;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < items.length && items[left]!.expiresAt < items[smallest]!.expiresAt) smallest = left;
+      if (right < items.length && items[right]!.expiresAt < items[smallest]!.expiresAt) smallest = right;
+      if (smallest === i) return;
+      [items[smallest], items[i]] = [items[i]!, items[smallest]!];
+      i = smallest;
+    }
+  }
+
+  rebuild(entries: ReadonlyArray<readonly [number, string]>): void {
+    this.#items = [];
+    for (const [expiresAt, key] of entries) this.push(expiresAt, key);
   }
 }
 

@@ -271,11 +271,9 @@ describe('MemoryIdempotencyStore (properties)', () => {
     );
   });
 
-  // Known gap, not fixed here (see the report): the README says "Past maxEntries, lapsed records go
-  // first, then the least recently used completed ones", but lapsed records are only swept once per
-  // maxEntries writes, so in between a live completed record is evicted (its duplicate would run
-  // again) while an expired one is kept. `it.fails` turns green the day this is fixed: flip it then.
-  it.fails('evicts an expired record before a live completed one, whenever the bound is hit', async () => {
+  // Lapsed records were only swept once per maxEntries writes, so in between a live completed record
+  // was evicted (its duplicate would run again) while an expired one was kept.
+  it('evicts an expired record before a live completed one, whenever the bound is hit', async () => {
     const clock = new FakeClock(0);
     const s = new MemoryIdempotencyStore({ clock, maxEntries: 3 });
     const run = async (key: string, ttlMs: number) => {
