@@ -135,19 +135,17 @@ export class Idempotency {
       );
     const hash = payloadHash(this.#hashOf(envelope));
 
-    let claimKey = key;
-    let claim = await this.store.claim({ key: claimKey, payloadHash: hash, leaseMs: this.leaseMs });
-    if (claim.status === 'completed' && claim.payloadHash !== hash) {
-      if (this.onPayloadMismatch === 'reject')
-        throw new SwitchyardError(
-          'SWITCHYARD_IDEMPOTENCY_PAYLOAD_MISMATCH',
-          `idempotency key '${key}' was already processed with a different payload (a reused id, or a changed message)`,
-          { retryable: false, details: { key, storedPayloadHash: claim.payloadHash, payloadHash: hash } },
-        );
-      // The changed payload gets a key of its own, so it runs once too.
-      claimKey = `${key}#${hash}`;
-      claim = await this.store.claim({ key: claimKey, payloadHash: hash, leaseMs: this.leaseMs });
-    }
+    // treat-as-new: the payload is part of the identity, so every message is keyed by both. (Falling
+    // back to `${key}#${hash}` only on a mismatch let a duplicate of the changed message claim the
+    // bare key once the first payload's record expired, and run again within its own TTL.)
+    const claimKey = this.onPayloadMismatch === 'treat-as-new' ? `${key}#${hash}` : key;
+    const claim = await this.store.claim({ key: claimKey, payloadHash: hash, leaseMs: this.leaseMs });
+    if (claim.status === 'completed' && claim.payloadHash !== hash)
+      throw new SwitchyardError(
+        'SWITCHYARD_IDEMPOTENCY_PAYLOAD_MISMATCH',
+        `idempotency key '${key}' was already processed with a different payload (a reused id, or a changed message)`,
+        { retryable: false, details: { key, storedPayloadHash: claim.payloadHash, payloadHash: hash } },
+      );
     if (claim.status === 'completed') return { status: 'duplicate' };
     if (claim.status === 'in-progress')
       throw new SwitchyardError(

@@ -152,6 +152,21 @@ describe('Idempotency', () => {
     expect(store.calls).toContain(`claim ${derived} -> claimed`);
   });
 
+  it('skips a duplicate of a changed payload for its whole TTL under treat-as-new, whatever became of the first', async () => {
+    const { idempotency, clock } = setup({ onPayloadMismatch: 'treat-as-new', ttlMs: 1_000 });
+    let runs = 0;
+    const handler = async () => {
+      runs += 1;
+    };
+    await idempotency.run(envelope('m-1', { amount: 10 }), handler);
+    clock.set(900);
+    await idempotency.run(envelope('m-1', { amount: 99 }), handler);
+    // The first payload's record has expired; the second's runs until 1 900.
+    clock.set(1_000);
+    expect(await idempotency.run(envelope('m-1', { amount: 99 }), handler)).toEqual({ status: 'duplicate' });
+    expect(runs).toBe(2);
+  });
+
   it('compares only the part hashOf picks', async () => {
     const { idempotency } = setup({ hashOf: (e) => (e.payload as { order: unknown }).order });
     await idempotency.run(envelope('m-1', { order: { id: 1 }, sentAt: 'T1' }), async () => {});
