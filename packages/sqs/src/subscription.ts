@@ -35,6 +35,9 @@ class HeldMessage implements LeasedMessage {
   readonly controller = new AbortController();
   state: HeldState = 'held';
   delivery!: Delivery;
+  /** The dead-letter record is written: a retried dead-letter settlement only deletes. */
+  deadLettered = false;
+  extendable = true;
   constructor(
     readonly receiptHandle: string,
     readonly messageId: string,
@@ -418,6 +421,7 @@ export class SqsSubscription implements TransportSubscription {
     held.state = 'settling';
     this.#heartbeat.untrack(held);
     let done = false;
+    let settled = false;
     try {
       switch (settlement.kind) {
         case 'ack':
@@ -434,17 +438,36 @@ export class SqsSubscription implements TransportSubscription {
           break;
         case 'dead-letter':
           // The record must be in the DLQ before the original goes: never delete first.
-          {
+          if (!held.deadLettered) {
             const deadLetterQueue = await this.#p.deadLetters.write(settlement.destination, settlement.record);
+            held.deadLettered = true;
             this.#p.depth?.watch(deadLetterQueue);
           }
           await this.#deletes.submit(held.receiptHandle);
           break;
       }
+      settled = true;
       done = settlement.kind === 'ack' || settlement.kind === 'dead-letter';
     } finally {
-      this.#forget(held);
-      this.#afterSettle(held, done);
+      if (held.state !== 'settling') {
+        // Its lease lapsed while a retried settlement ran: already forgotten, SQS redelivers it.
+      } else if (settled) {
+        this.#forget(held);
+        this.#afterSettle(held, done);
+      } else {
+        // A failed settlement (a throttled dead-letter write, a delete that did not go through)
+        // leaves the message held until its current lease lapses, so core can settle it again
+        // meanwhile (marking it settled made that retry fail as "settled twice"). The lease is not
+        // extended: if nobody settles it in time, it is forgotten and SQS delivers it again.
+        held.state = 'handed';
+        held.extendable = false;
+        held.onLost = () => {
+          this.#forget(held);
+          this.#afterSettle(held, false);
+        };
+        if (held.controller.signal.aborted) held.onLost();
+        else this.#heartbeat.track(held);
+      }
     }
   }
 

@@ -14,6 +14,8 @@ export interface LeasedMessage {
   leaseUntil: number;
   /** Called once when the lease is gone: lapsed, or SQS refused to extend it. */
   lost(reason: SwitchyardError): void;
+  /** False: watched until its lease lapses, never extended (a settlement of it failed). */
+  readonly extendable?: boolean;
 }
 
 export interface VisibilityHeartbeatOptions {
@@ -96,7 +98,7 @@ export class VisibilityHeartbeat {
       }
       // Extended every round (skipping what was received or extended less than half a round ago), so
       // a failed extension still has the following rounds to succeed before the lease lapses.
-      if (this.#options.extendLeases === false) continue;
+      if (this.#options.extendLeases === false || message.extendable === false) continue;
       if (message.leaseUntil - now > visibilityTimeoutS * 1000 - intervalMs / 2) continue;
       const limit = message.receivedAt + maxProcessingMs;
       const seconds = Math.floor(Math.min(visibilityTimeoutS * 1000, limit - now) / 1000);

@@ -576,11 +576,10 @@ describe('counterexamples found by fuzzing', () => {
     expect(Object.values(headers)).toContain('{"sy-id": "x", oops');
   });
 
-  // Not fixed (subscription.ts #settle): a dead-letter write that fails once (throttled) marks the
-  // message settled anyway, so core's retry of the settlement is refused as 'settled twice' and
-  // gives up; the message is neither dead-lettered nor deleted, and comes back after its visibility
-  // timeout to be processed again (the Kafka subscription lets a failed settlement be retried).
-  it.fails('dead-letters a message whose first dead-letter write was throttled, on the retry', async () => {
+  // A dead-letter write that failed once (throttled) marked the message settled anyway, so core's
+  // retry of the settlement was refused as 'settled twice' and gave up; the message was neither
+  // dead-lettered nor deleted, and came back after its visibility timeout to be processed again.
+  it('dead-letters a message whose first dead-letter write was throttled, on the retry', async () => {
     const run = await startApp();
     try {
       run.sqs.refuseSends = 1;
