@@ -305,7 +305,9 @@ export class SqsSubscription implements TransportSubscription {
     const system = message.Attributes ?? {};
     const messageId = message.MessageId ?? (message.ReceiptHandle as string);
     const groupId = system.MessageGroupId;
-    const receiveCount = Number(system.ApproximateReceiveCount ?? '1') || 1;
+    // SQS counts from 1; anything else (an emulator's garble) would make the retry policy throw.
+    const counted = Math.floor(Number(system.ApproximateReceiveCount ?? '1'));
+    const receiveCount = Number.isSafeInteger(counted) && counted >= 1 ? counted : 1;
     const sentAt = Number(system.SentTimestamp);
     const firstReceivedAt = Number(system.ApproximateFirstReceiveTimestamp);
     this.#p.depth?.noteReceived(sentAt);
