@@ -84,6 +84,9 @@ export function decodeAttributes(attributes: Readonly<Record<string, AttributeVa
   return unpackHeaders(flat);
 }
 
+/** Where an unreadable `sy-headers` value goes, verbatim. */
+export const UNREADABLE_PACKED_HEADERS = 'sy-headers-unreadable';
+
 /** Lower-cases names and merges a packed `sy-headers` value into the map. */
 export function unpackHeaders(flat: Readonly<Record<string, string>>): DecodedHeaders {
   const headers: Record<string, string> = {};
@@ -94,17 +97,23 @@ export function unpackHeaders(flat: Readonly<Record<string, string>>): DecodedHe
     else headers[lower] = value;
   }
   if (packedValue === undefined) return { headers, problem: undefined };
+  // An unreadable packed value is kept as it came, under a name of its own, so the dead letter
+  // (whose reason says what was wrong with it) still carries what the producer sent.
+  const unreadable = (problem: string): DecodedHeaders => {
+    headers[UNREADABLE_PACKED_HEADERS] = packedValue;
+    return { headers, problem };
+  };
   let parsed: unknown;
   try {
     parsed = JSON.parse(packedValue);
   } catch (error) {
-    return { headers, problem: `attribute '${PACKED_HEADERS_ATTRIBUTE}' is not JSON: ${(error as Error).message}` };
+    return unreadable(`attribute '${PACKED_HEADERS_ATTRIBUTE}' is not JSON: ${(error as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    return { headers, problem: `attribute '${PACKED_HEADERS_ATTRIBUTE}' is not a JSON object` };
+    return unreadable(`attribute '${PACKED_HEADERS_ATTRIBUTE}' is not a JSON object`);
   for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (typeof value !== 'string')
-      return { headers, problem: `attribute '${PACKED_HEADERS_ATTRIBUTE}' has a non-string value for '${name}'` };
+      return unreadable(`attribute '${PACKED_HEADERS_ATTRIBUTE}' has a non-string value for '${name}'`);
     const lower = name.toLowerCase();
     // Own names only: `in` also sees Object.prototype, so a packed `constructor` header was dropped.
     if (!Object.hasOwn(headers, lower)) headers[lower] = value;

@@ -4,6 +4,7 @@ import {
   encodeHeaders,
   isValidAttributeName,
   PACKED_HEADERS_ATTRIBUTE,
+  UNREADABLE_PACKED_HEADERS,
 } from '../../src/message-attributes.js';
 
 describe('encodeHeaders / decodeAttributes', () => {
@@ -62,7 +63,7 @@ describe('encodeHeaders / decodeAttributes', () => {
       a: { DataType: 'String', StringValue: 'kept' },
       [PACKED_HEADERS_ATTRIBUTE]: { DataType: 'String', StringValue: '{not json' },
     });
-    expect(decoded.headers).toEqual({ a: 'kept' });
+    expect(decoded.headers).toEqual({ a: 'kept', [UNREADABLE_PACKED_HEADERS]: '{not json' });
     expect(decoded.problem).toMatch(/not JSON/);
     expect(
       decodeAttributes({ [PACKED_HEADERS_ATTRIBUTE]: { DataType: 'String', StringValue: '{"a":1}' } }).problem,
