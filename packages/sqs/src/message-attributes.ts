@@ -87,6 +87,15 @@ export function decodeAttributes(attributes: Readonly<Record<string, AttributeVa
 /** Where an unreadable `sy-headers` value goes, verbatim. */
 export const UNREADABLE_PACKED_HEADERS = 'sy-headers-unreadable';
 
+/**
+ * An unreadable packed value is kept as it came, under a name of its own, so the dead letter (whose
+ * reason says what was wrong with it) still carries what the producer sent.
+ */
+function unreadable(headers: Record<string, string>, packedValue: string, problem: string): DecodedHeaders {
+  headers[UNREADABLE_PACKED_HEADERS] = packedValue;
+  return { headers, problem: `attribute '${PACKED_HEADERS_ATTRIBUTE}' ${problem}` };
+}
+
 /** Lower-cases names and merges a packed `sy-headers` value into the map. */
 export function unpackHeaders(flat: Readonly<Record<string, string>>): DecodedHeaders {
   const headers: Record<string, string> = {};
@@ -97,23 +106,16 @@ export function unpackHeaders(flat: Readonly<Record<string, string>>): DecodedHe
     else headers[lower] = value;
   }
   if (packedValue === undefined) return { headers, problem: undefined };
-  // An unreadable packed value is kept as it came, under a name of its own, so the dead letter
-  // (whose reason says what was wrong with it) still carries what the producer sent.
-  const unreadable = (problem: string): DecodedHeaders => {
-    headers[UNREADABLE_PACKED_HEADERS] = packedValue;
-    return { headers, problem };
-  };
   let parsed: unknown;
   try {
     parsed = JSON.parse(packedValue);
   } catch (error) {
-    return unreadable(`attribute '${PACKED_HEADERS_ATTRIBUTE}' is not JSON: ${(error as Error).message}`);
+    return unreadable(headers, packedValue, `is not JSON: ${(error as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    return unreadable(`attribute '${PACKED_HEADERS_ATTRIBUTE}' is not a JSON object`);
+    return unreadable(headers, packedValue, 'is not a JSON object');
   for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
-    if (typeof value !== 'string')
-      return unreadable(`attribute '${PACKED_HEADERS_ATTRIBUTE}' has a non-string value for '${name}'`);
+    if (typeof value !== 'string') return unreadable(headers, packedValue, `has a non-string value for '${name}'`);
     const lower = name.toLowerCase();
     // Own names only: `in` also sees Object.prototype, so a packed `constructor` header was dropped.
     if (!Object.hasOwn(headers, lower)) headers[lower] = value;
