@@ -28,6 +28,7 @@ const SPRING_PREFIX = 'kafka_dlt-';
 const RETRY_CONTROL = new Set<string>([
   KafkaHeaders.retryDueAt,
   KafkaHeaders.parked,
+  KafkaHeaders.parkedBy,
   KafkaHeaders.bodyOmitted,
   KafkaHeaders.keyOmitted,
 ]);

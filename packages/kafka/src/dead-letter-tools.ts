@@ -150,7 +150,12 @@ export function redriveMessage(letter: KafkaDeadLetter, original: DriverRecord):
     const lower = name.toLowerCase();
     if (lower.startsWith(DEAD_LETTER_HEADER_PREFIX) || lower.startsWith('kafka_dlt-')) continue;
     // The redriven record starts over: no retry tier, due time, parking or first-failure time.
-    if (lower.startsWith('sy-retry-') || lower === KafkaHeaders.parked || lower === KafkaHeaders.firstFailureAt)
+    if (
+      lower.startsWith('sy-retry-') ||
+      lower === KafkaHeaders.parked ||
+      lower === KafkaHeaders.parkedBy ||
+      lower === KafkaHeaders.firstFailureAt
+    )
       continue;
     headers[name] = value;
   }

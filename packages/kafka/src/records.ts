@@ -17,6 +17,8 @@ export const KafkaHeaders = {
   retryOriginalOffset: 'sy-retry-original-offset',
   /** Set on records that were diverted behind a retried record of the same key (parkSameKey). */
   parked: 'sy-parked',
+  /** The source-partition parking a retried or diverted record belongs to (parkSameKey). */
+  parkedBy: 'sy-parked-by',
   /** First failure time, so the retry policy's elapsed time survives retry topics (core's wire header). */
   firstFailureAt: 'sy-first-failure-at',
   /** Per-key sequence number stamped by `KeySequencer`. */

@@ -6,7 +6,7 @@ import { hasCode, readDeadLetterHeaders } from '@switchyard/core';
 import { ManualClock } from '@switchyard/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KafkaHeaders, KafkaTransport, SpringDeadLetterHeaders } from '../src/index.js';
-import { FakeDriver, record } from './support/fake-driver.js';
+import { FakeDriver, record, type SentRecord } from './support/fake-driver.js';
 import { eventually, harness, subscriptionSpec } from './support/harness.js';
 
 const open: KafkaTransport[] = [];
@@ -392,6 +392,58 @@ describe('retry topics', () => {
       [Buffer.from('a'), undefined],
       [Buffer.from('a'), 'true'],
     ]);
+  });
+
+  it('releases a parked key once every record its parking sent to the retry path is resolved', async () => {
+    const h = await setup(
+      { retry: { mode: 'retry-topics', topics: 2, parkSameKey: true } },
+      {},
+      { orders: [0], 'orders.retry.1': [0] },
+    );
+    const onSource = (offset: number) => record(offset, { key: 'a' });
+    const asFetched = (sent: SentRecord, offset: number) =>
+      record(offset, { key: 'a', value: sent.value, headers: sent.headers as Record<string, string | Buffer> });
+    await h.consumer.deliver('orders', 0, [onSource(0)]);
+    await h.deliveries[0]!.settle({ kind: 'retry', delayMs: 0, attempt: 1 });
+    await h.consumer.deliver('orders', 0, [onSource(1)]);
+    const tier1 = h.driver.producer0.to('orders.retry.1');
+    expect(tier1.map((r) => r.headers[KafkaHeaders.parked])).toEqual([undefined, 'true']);
+    expect(tier1[0]!.headers[KafkaHeaders.parkedBy]).toBeDefined();
+    expect(tier1[1]!.headers[KafkaHeaders.parkedBy]).toBe(tier1[0]!.headers[KafkaHeaders.parkedBy]);
+
+    await h.consumer.deliver('orders.retry.1', 0, [asFetched(tier1[0]!, 0), asFetched(tier1[1]!, 1)]);
+    const [head, follower] = h.deliveries.slice(1);
+    await head!.settle({ kind: 'ack' });
+    // The follower is still on the retry path: the key stays parked.
+    await h.consumer.deliver('orders', 0, [onSource(2)]);
+    expect(h.driver.producer0.to('orders.retry.1')).toHaveLength(3);
+    const third = h.driver.producer0.to('orders.retry.1')[2]!;
+    await h.consumer.deliver('orders.retry.1', 0, [asFetched(third, 2)]);
+    await follower!.settle({ kind: 'ack' });
+    await h.deliveries[3]!.settle({ kind: 'dead-letter', record: deadLetterRecord(h.deliveries[3]!), destination: '' });
+    // Everything it sent is resolved: the key's next record runs on the source topic.
+    await h.consumer.deliver('orders', 0, [onSource(3)]);
+    expect(h.driver.producer0.to('orders.retry.1')).toHaveLength(3);
+    expect(h.deliveries.at(-1)!.message.source).toMatchObject({ topic: 'orders', offset: '3' });
+  });
+
+  it('keeps a key parked when a resolved record belongs to another member s parking', async () => {
+    const h = await setup(
+      { retry: { mode: 'retry-topics', topics: 2, parkSameKey: true } },
+      {},
+      { orders: [0], 'orders.retry.1': [0] },
+    );
+    await h.consumer.deliver('orders', 0, [record(0, { key: 'a' })]);
+    await h.deliveries[0]!.settle({ kind: 'retry', delayMs: 0, attempt: 1 });
+    const [head] = h.driver.producer0.to('orders.retry.1');
+    const stranger = record(7, {
+      key: 'a',
+      headers: { ...(head!.headers as Record<string, string>), [KafkaHeaders.parkedBy]: 'someone-else-1' },
+    });
+    await h.consumer.deliver('orders.retry.1', 0, [stranger]);
+    await h.deliveries[1]!.settle({ kind: 'ack' });
+    await h.consumer.deliver('orders', 0, [record(1, { key: 'a' })]);
+    expect(h.driver.producer0.to('orders.retry.1')).toHaveLength(2);
   });
 
   it('does not park a key behind a retry on the last tier, whose later records would be diverted into the same topic for ever', async () => {

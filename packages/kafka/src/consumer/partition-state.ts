@@ -11,6 +11,13 @@ export interface ParkedKey {
   readonly retryTopic: string;
   readonly dueAt: number;
   expiresAt: number;
+  /**
+   * Source partitions only: stamped (`sy-parked-by`) on every record this parking sent to the
+   * retry path, so their resolution on a retry tier can be traced back here.
+   */
+  readonly token?: string;
+  /** Source offsets of those records not yet resolved (handled or dead-lettered); empty releases the key. */
+  readonly pending?: Set<string>;
 }
 
 export interface UnsettledDelivery extends Linked<UnsettledDelivery> {

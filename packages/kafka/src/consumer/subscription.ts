@@ -17,6 +17,7 @@
 //     continuation: kafkajs swaps in the new generation and emits GROUP_JOIN within one chain of
 //     microtasks, so a commit built in a macrotask always sees the assignment it is built from.
 
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import {
   type DeadLetterRecord,
@@ -136,6 +137,8 @@ interface HeartbeatTimer {
   stop(): void;
 }
 
+/** Diverted records one parked key remembers before it falls back to the TTL alone. */
+const MAX_PENDING_PER_PARKED_KEY = 10_000;
 export class KafkaSubscription implements TransportSubscription {
   readonly #ctx: SubscriptionContext;
   readonly #spec: SubscriptionSpec;
@@ -174,6 +177,9 @@ export class KafkaSubscription implements TransportSubscription {
   #lastCommitAt = 0;
   #lastSampleAt = 0;
   #lastDepthAt = Number.NEGATIVE_INFINITY;
+  /** Parking tokens: this subscription instance, then a counter. */
+  readonly #parkingPrefix = randomUUID().slice(0, 8);
+  #parkings = 0;
   #samplingDepth = false;
   #tick: ReturnType<typeof setInterval> | undefined;
   #unlisten: (() => void) | undefined;
@@ -802,6 +808,7 @@ export class KafkaSubscription implements TransportSubscription {
       switch (settlement.kind) {
         case 'ack':
           this.#settled(delivery);
+          if (state.tier > 0) this.#unpark(delivery);
           return undefined;
         case 'release':
           // Not processed: it stays unfinished, so the watermark holds before it and it is read
@@ -840,6 +847,31 @@ export class KafkaSubscription implements TransportSubscription {
       delivery.settling = false;
     }
     this.#settled(delivery);
+    if (settlement.kind === 'dead-letter' && delivery.state.tier > 0) this.#unpark(delivery);
+  }
+
+  /**
+   * A record this member's source-partition parking sent to the retry path is resolved (handled or
+   * dead-lettered): once none of that parking's records is left there, the key runs on the source
+   * again. Records another member parked, or whose source partition is not ours now, only count
+   * against the TTL.
+   */
+  #unpark(delivery: KafkaDelivery): void {
+    const headers = delivery.message.headers;
+    const token = headers[KafkaHeaders.parkedBy];
+    const key = delivery.message.key;
+    if (token === undefined || key === undefined || !token.startsWith(this.#parkingPrefix)) return;
+    const topic = headers[KafkaHeaders.retryOriginalTopic];
+    const partition = Number(headers[KafkaHeaders.retryOriginalPartition]);
+    const offset = headers[KafkaHeaders.retryOriginalOffset];
+    if (topic === undefined || offset === undefined || !Number.isInteger(partition)) return;
+    const source = this.#partitions.get(partitionId(topic, partition));
+    const parked = source?.parked.get(key);
+    if (!source || !parked?.pending || parked.token !== token) return;
+    parked.pending.delete(offset);
+    if (parked.pending.size > 0) return;
+    source.parked.delete(key);
+    this.#logger.debug({ group: this.#group, partition: source.id, key }, 'parkSameKey: key released');
   }
 
   /** The delivery is done with: counts, outcome, watermark, commit schedule, room for more. */
@@ -955,7 +987,19 @@ export class KafkaSubscription implements TransportSubscription {
     // From the source topic, attempt n goes to tier n - 1; from tier t, always onwards (t + 1).
     const tier = Math.min(Math.max(retryTier(attempt, o.retry.topics), state.tier + 1), o.retry.topics);
     const topic = retryTopicName(state.sourceTopic, tier);
-    const message = this.#retryMessage(delivery.record, delivery.message.headers, state, { dueAt, attempt, now });
+    const park = o.retry.parkSameKey;
+    const key = delivery.message.key;
+    // Never park a key behind a retry written to the topic this record came from (a retry on the
+    // last tier): the key's later records there would be diverted into that same topic, reach its
+    // head again, and be diverted again, for ever. Every diversion must move a record to a later tier.
+    const parkHere = park !== undefined && key !== undefined && topic !== state.topic;
+    const token = parkHere && state.tier === 0 ? `${this.#parkingPrefix}-${++this.#parkings}` : undefined;
+    const message = this.#retryMessage(delivery.record, delivery.message.headers, state, {
+      dueAt,
+      attempt,
+      now,
+      ...(token === undefined ? {} : { parkedBy: token }),
+    });
     try {
       await this.#produce(topic, [message], o.deadLetter.timeoutMs);
     } catch (error) {
@@ -969,14 +1013,14 @@ export class KafkaSubscription implements TransportSubscription {
         },
       );
     }
-    const park = o.retry.parkSameKey;
-    const key = delivery.message.key;
-    // Never park a key behind a retry written to the topic this record came from (a retry on the
-    // last tier): the key's later records there would be diverted into that same topic, reach its
-    // head again, and be diverted again, for ever. Every diversion must move a record to a later tier.
-    if (park && key !== undefined && topic !== state.topic) {
+    if (parkHere && key !== undefined) {
       state.parked.delete(key);
-      state.parked.set(key, { retryTopic: topic, dueAt, expiresAt: now + park.ttlMs });
+      state.parked.set(key, {
+        retryTopic: topic,
+        dueAt,
+        expiresAt: now + park.ttlMs,
+        ...(token === undefined ? {} : { token, pending: new Set([delivery.offset]) }),
+      });
       if (state.parked.size > park.maxKeys) {
         const oldest = state.parked.keys().next().value;
         if (oldest !== undefined) {
@@ -994,12 +1038,16 @@ export class KafkaSubscription implements TransportSubscription {
     record: DriverRecord,
     headers: Readonly<Record<string, string>>,
     state: PartitionState,
-    at: { dueAt: number; attempt: number; now: number; parked?: boolean },
+    at: { dueAt: number; attempt: number; now: number; parked?: boolean; parkedBy?: string },
   ): DriverMessage {
     const out = rawHeaders(record.headers);
     const h = KafkaHeaders;
-    for (const name of Object.keys(out))
-      if (name.toLowerCase() === h.retryDueAt || name.toLowerCase() === h.parked) delete out[name];
+    for (const name of Object.keys(out)) {
+      const lower = name.toLowerCase();
+      if (lower === h.retryDueAt || lower === h.parked || (at.parkedBy !== undefined && lower === h.parkedBy))
+        delete out[name];
+    }
+    if (at.parkedBy !== undefined) out[h.parkedBy] = at.parkedBy;
     out[h.retryDueAt] = String(at.dueAt);
     out[h.retryAttempt] = String(at.attempt);
     if (headers[h.retryOriginalTopic] === undefined) {
@@ -1046,12 +1094,18 @@ export class KafkaSubscription implements TransportSubscription {
       attempt,
       now: o.clock.now(),
       parked: true,
+      ...(parked.token === undefined ? {} : { parkedBy: parked.token }),
     });
     this.#watermark(state.topic).track(state.partition, record.offset);
     // Written before the offset completes; a failure throws out of the batch and the record is
     // fetched again (it was not advanced past).
     await this.#produce(retryTopic, [message], o.deadLetter.timeoutMs);
     parked.expiresAt = o.clock.now() + (o.retry.parkSameKey?.ttlMs ?? 0);
+    // Bounded: when the resolutions do not come back here (another member reads the retry topic),
+    // the key falls back to the TTL alone rather than remembering every diverted offset.
+    if (parked.pending && parked.pending.size < MAX_PENDING_PER_PARKED_KEY) parked.pending.add(record.offset);
+    else if (parked.pending)
+      state.parked.set(key, { retryTopic: parked.retryTopic, dueAt: parked.dueAt, expiresAt: parked.expiresAt });
     this.#watermark(state.topic).complete(state.partition, record.offset);
     this.#ctx.events.emit('kafka:message:parked', {
       group: this.#group,
