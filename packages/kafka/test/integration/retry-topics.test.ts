@@ -23,6 +23,48 @@ afterAll(async () => {
 const ATTEMPTS = 3;
 
 describe('retry topics', () => {
+  it('parks a key behind its retried record, then releases it once they are all resolved', async () => {
+    const topicName = await kit.topic('park', 1);
+    const topic = ticks(topicName);
+    const transport = kit.transport({ retry: { mode: 'retry-topics', topics: 2, parkSameKey: true } });
+    const handled: Array<{ seq: number; from: string; attempt: number }> = [];
+    const app = createApp({ transport });
+    app.consume(topic, {
+      group: kit.group(),
+      retry: { maxAttempts: 3, initialDelayMs: 300, maxDelayMs: 300, jitter: 'none' },
+      retryBudget: false,
+      handlers: [
+        defineHandler(Tick, (m, context) => {
+          if (m.payload.seq === 0 && context.attempt === 1) throw new Error('first try fails');
+          handled.push({
+            seq: m.payload.seq,
+            from: m.source.kind === 'log' ? m.source.topic : '',
+            attempt: context.attempt,
+          });
+        }),
+      ],
+    });
+    await app.start();
+    const tick = (seq: number) => ({ id: `a-${seq}`, key: 'a', seq });
+    await app.publish(topic, Tick, tick(0));
+    await until(async () => (await kit.admin.topicOffsets(`${topicName}.retry.1`))[0]?.high === '1', 'a-0 retried');
+    // Published after the retry: diverted behind a-0 instead of overtaking it.
+    for (const seq of [1, 2, 3]) await app.publish(topic, Tick, tick(seq));
+    await until(() => handled.length === 4, 'a-0 and the three parked behind it handled');
+    expect(handled.map((h) => [h.seq, h.from])).toEqual([
+      [0, `${topicName}.retry.1`],
+      [1, `${topicName}.retry.1`],
+      [2, `${topicName}.retry.1`],
+      [3, `${topicName}.retry.1`],
+    ]);
+    // Everything parked is resolved: the key's next record runs straight from the source topic.
+    await app.publish(topic, Tick, tick(4));
+    await until(() => handled.length === 5, 'a-4 handled');
+    expect(handled[4]).toEqual({ seq: 4, from: topicName, attempt: 1 });
+    expect((await kit.admin.topicOffsets(`${topicName}.retry.1`))[0]?.high).toBe('4');
+    await app.stop();
+  });
+
   it('dead-letters a poison message after exactly N attempts while the rest of its partition flows', async () => {
     const topicName = await kit.topic('retry', 1);
     const topic = ticks(topicName);
