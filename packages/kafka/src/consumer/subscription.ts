@@ -139,6 +139,7 @@ interface HeartbeatTimer {
 
 /** Diverted records one parked key remembers before it falls back to the TTL alone. */
 const MAX_PENDING_PER_PARKED_KEY = 10_000;
+
 export class KafkaSubscription implements TransportSubscription {
   readonly #ctx: SubscriptionContext;
   readonly #spec: SubscriptionSpec;
