@@ -478,7 +478,17 @@ export class SqsSubscription implements TransportSubscription {
     if (held.groupId === undefined) return;
     if (done && !this.#stopping) {
       const next = this.#gate.advance(held.groupId, held);
-      if (next) this.#track(this.#handOver(next));
+      if (!next) return;
+      if (!next.controller.signal.aborted) {
+        this.#track(this.#handOver(next));
+        return;
+      }
+      // Its lease lapsed while it waited (SQS may have handed it out again already): handing it
+      // over would put two of the group's messages in flight. It and the ones behind it go back,
+      // in order, as after a retry.
+      const behind = this.#gate.drain(held.groupId, next);
+      this.#track(this.#release(next));
+      for (const m of behind) this.#track(this.#release(m));
       return;
     }
     const waiting = this.#gate.drain(held.groupId, held);
