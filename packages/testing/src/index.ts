@@ -1,5 +1,6 @@
-// Time
+// Time and randomness
 export { flushPromises, ManualClock } from './clock/manual-clock.js';
+export { seededRandom } from './clock/seeded-random.js';
 // Conformance suites
 export type {
   IdempotencyConformanceOptions,

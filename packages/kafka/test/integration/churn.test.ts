@@ -6,6 +6,7 @@
 // SY_CHURN_SEED to run one interleaving again).
 
 import { createApp } from '@switchyard/core';
+import { seededRandom } from '@switchyard/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerChild } from './support/child.js';
 import { failureOf, Tick, tickPayloads, ticks } from './support/contracts.js';
@@ -23,13 +24,6 @@ afterAll(async () => {
 });
 
 /** A small LCG: the same seed gives the same sequence of actions. */
-function seeded(seed: number): () => number {
-  let state = seed % 2_147_483_648;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return state / 2_147_483_648;
-  };
-}
 
 const TICKS = 1_600;
 const ACTIONS = 8;
@@ -39,7 +33,7 @@ describe('membership churn', () => {
     'with retry topics (parkSameKey: $parkSameKey) and dead letters, every tick ends handled or dead-lettered, exactly as planned',
     async ({ parkSameKey }) => {
       const seed = Number(process.env.SY_CHURN_SEED ?? Date.now() % 1_000_000);
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       const topicName = await kit.topic('churn', 4);
       const topic = ticks(topicName);
       const group = kit.group('churn');

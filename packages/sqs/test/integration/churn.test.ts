@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DeleteQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createApp } from '@switchyard/core';
-import { awsClientConfig, TestResources, waitUntil } from '@switchyard/testing';
+import { awsClientConfig, seededRandom, TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQueueWithDeadLetter, inspectDeadLetters, SqsTransport } from '../../src/index.js';
 import { failureOf, Tick, ticks } from '../support/churn.js';
@@ -21,13 +21,6 @@ const TICKS = 1_600;
 const ACTIONS = 8;
 
 /** A small LCG: the same seed gives the same sequence of actions. */
-function seeded(seed: number): () => number {
-  let state = seed % 2_147_483_648;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return state / 2_147_483_648;
-  };
-}
 
 interface Worker {
   readonly child: ChildProcess;
@@ -81,7 +74,7 @@ describe('worker churn on elasticmq', () => {
 
   it('every tick ends handled or dead-lettered, exactly as planned, while workers die, stop and start', async () => {
     const seed = Number(process.env.SY_CHURN_SEED ?? Date.now() % 1_000_000);
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     const endpoint = endpointOf('sqs');
     const client = new SQSClient(awsClientConfig(endpoint));
     const name = resources.name('churn');
