@@ -25,6 +25,7 @@ import type {
   DriverRecord,
   KafkaDriver,
 } from './driver/driver.js';
+import { positiveInt } from './options.js';
 import { decodeHeaders, KafkaHeaders, rawHeaders } from './records.js';
 import { parseRetryTopic } from './topic-names.js';
 
@@ -107,11 +108,6 @@ const sizeOf = (byTopic: ReadonlyMap<string, readonly unknown[]>): number => {
   for (const messages of byTopic.values()) n += messages.length;
   return n;
 };
-
-function positiveInteger(name: string, value: number | undefined, example: string): void {
-  if (value !== undefined && !(Number.isInteger(value) && value > 0))
-    throw new InvalidOptionError(name, `must be a positive integer, got ${String(value)}`, `pass e.g. ${example}`);
-}
 
 /** Where a dead letter came from: Spring's header, then the retry headers, then core's source header. */
 function originalTopicOf(headers: Readonly<Record<string, string>>): string | undefined {
@@ -368,8 +364,8 @@ export async function inspectDeadLetters(
   topic: string,
   options: InspectDeadLettersOptions = {},
 ): Promise<KafkaDeadLetter[]> {
-  positiveInteger('limit', options.limit, 'limit: 10');
-  positiveInteger('timeoutMs', options.timeoutMs, 'timeoutMs: 30000');
+  if (options.limit !== undefined) positiveInt('limit', options.limit);
+  if (options.timeoutMs !== undefined) positiveInt('timeoutMs', options.timeoutMs);
   const limit = options.limit ?? 10;
   const from = options.from ?? 'unredriven';
   const ends = await endsOf(ctx.admin, topic);
@@ -414,8 +410,8 @@ export async function redriveDeadLetters(ctx: ReadContext, options: RedriveDeadL
       `must be a positive number, got ${String(ratePerSecond)}`,
       'pass e.g. ratePerSecond: 50',
     );
-  positiveInteger('max', options.max, 'max: 100');
-  positiveInteger('timeoutMs', options.timeoutMs, 'timeoutMs: 600000');
+  if (options.max !== undefined) positiveInt('max', options.max);
+  if (options.timeoutMs !== undefined) positiveInt('timeoutMs', options.timeoutMs);
   if (typeof options.from !== 'string' || options.from === '')
     throw new InvalidOptionError('from', 'must name the dead-letter topic', "pass e.g. from: 'orders.dlq'");
   const group = options.group ?? redriveGroupName(options.from);

@@ -214,7 +214,7 @@ export interface ResolvedKafkaOptions {
   readonly clock: Clock;
 }
 
-function positiveInt(option: string, value: number, min = 1): void {
+export function positiveInt(option: string, value: number, min = 1): void {
   if (!Number.isInteger(value) || value < min)
     throw new InvalidOptionError(
       option,

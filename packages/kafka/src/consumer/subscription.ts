@@ -243,7 +243,9 @@ export class KafkaSubscription implements TransportSubscription {
     this.#sourceTopics = await this.#resolveTopics();
     // Before anything is created for them: retry topics made for a missing source would get one
     // partition, and kafkajs would only say "This server does not host this topic-partition".
-    if (!o.consumer.allowAutoTopicCreation) await this.#requireSourceTopics();
+    // One look at the source topics serves the existence check and the sizes of the topics made for them.
+    const counts = await this.#ctx.admin.partitionCounts(this.#sourceTopics);
+    if (!o.consumer.allowAutoTopicCreation) this.#requireSourceTopics(counts);
     const retryTopics =
       o.retry.mode === 'retry-topics'
         ? this.#sourceTopics.flatMap((t) => Array.from({ length: o.retry.topics }, (_, i) => retryTopicName(t, i + 1)))
@@ -251,8 +253,8 @@ export class KafkaSubscription implements TransportSubscription {
     // Retry topics are subscribed to, so they must exist before the join; dead-letter topics are
     // only written to, so they are created while the group is joined (kafkajs polls metadata until
     // a new topic has leaders, which took most of a second of every start).
-    await this.#createTopics(retryTopics, false);
-    const deadLetterTopics = this.#createTopics([], o.deadLetter.createTopics);
+    await this.#createTopics(retryTopics, false, counts);
+    const deadLetterTopics = this.#createTopics([], o.deadLetter.createTopics, counts);
     this.#deadLetterTopicsReady = deadLetterTopics.catch(() => {});
     this.#unlisten = this.#consumer.on((event) => this.#onConsumerEvent(event));
     await this.#consumer.connect();
@@ -294,9 +296,8 @@ export class KafkaSubscription implements TransportSubscription {
     return matched.sort();
   }
 
-  async #requireSourceTopics(): Promise<void> {
-    const existing = new Set(await this.#ctx.admin.listTopics());
-    const missing = this.#sourceTopics.filter((t) => !existing.has(t));
+  #requireSourceTopics(counts: ReadonlyMap<string, number>): void {
+    const missing = this.#sourceTopics.filter((t) => !counts.has(t));
     if (missing.length === 0) return;
     const names = missing.map((t) => `'${t}'`).join(', ');
     throw new SwitchyardError(
@@ -306,10 +307,13 @@ export class KafkaSubscription implements TransportSubscription {
     );
   }
 
-  async #createTopics(retryTopics: readonly string[], wantDeadLetters: boolean): Promise<void> {
+  async #createTopics(
+    retryTopics: readonly string[],
+    wantDeadLetters: boolean,
+    counts: ReadonlyMap<string, number>,
+  ): Promise<void> {
     const o = this.#ctx.options;
     if (retryTopics.length === 0 && !wantDeadLetters) return;
-    const counts = await this.#ctx.admin.partitionCounts(this.#sourceTopics);
     const specs = [];
     for (const source of this.#sourceTopics) {
       const partitions = counts.get(source) ?? 1;
