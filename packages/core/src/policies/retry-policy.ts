@@ -158,9 +158,9 @@ function stop(reason: RetryStopReason): RetryDecision {
 function ceilingOf(backoff: ResolvedBackoff, attempt: number): number {
   const n = Math.max(1, Math.floor(attempt));
   const { initialDelayMs, maxDelayMs, multiplier } = backoff;
+  // initialDelayMs ≥ 0 and multiplier ≥ 1 are finite, so a huge attempt overflows to Infinity
+  // (never NaN) and the min caps it; computed directly so the result is exact at the boundary.
   if (initialDelayMs === 0 || multiplier === 1) return Math.min(maxDelayMs, initialDelayMs);
-  // Compare exponents in log space so attempt 10 000 neither overflows nor yields NaN.
-  if ((n - 1) * Math.log(multiplier) >= Math.log(maxDelayMs / initialDelayMs)) return maxDelayMs;
   return Math.min(maxDelayMs, initialDelayMs * multiplier ** (n - 1));
 }
 

@@ -153,8 +153,7 @@ const DEFAULTS: Backoff = {
  */
 function ceiling(b: Backoff, n: number): number {
   if (b.initialDelayMs === 0) return 0;
-  const grown = b.initialDelayMs * b.multiplier ** (n - 1);
-  return grown >= b.maxDelayMs * (1 - 1e-15) ? b.maxDelayMs : grown;
+  return Math.min(b.maxDelayMs, b.initialDelayMs * b.multiplier ** (n - 1));
 }
 
 function matches(m: RetryMatcher, e: unknown): boolean {
@@ -242,7 +241,8 @@ describe('RetryPolicy (properties)', () => {
         else expect(decision.delayMs).toBe(cap);
         expect(policy.ceilingFor(n)).toBe(cap);
       }),
-      RUNS,
+      // a CI run found subnormal delays, where a relative tolerance in the model rounded wrongly
+      { ...RUNS, examples: [[{ initialDelayMs: 2.47230428723022e-309, maxDelayMs: 2.472304287230225e-309 }, 1, 0]] },
     );
   });
 
