@@ -7,6 +7,7 @@
 
 import type { DeadLetterError, DeadLetterReason, DeadLetterRecord } from './dead-letter.js';
 import type { SourcePosition } from './envelope.js';
+import { setHeader } from './header-map.js';
 
 export const DEAD_LETTER_HEADER_PREFIX = 'sy-dlq-';
 
@@ -58,7 +59,7 @@ function cap(value: string, limit: number): string {
 export function stripDeadLetterHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers))
-    if (!name.toLowerCase().startsWith(DEAD_LETTER_HEADER_PREFIX)) out[name] = value;
+    if (!name.toLowerCase().startsWith(DEAD_LETTER_HEADER_PREFIX)) setHeader(out, name, value);
   return out;
 }
 

@@ -43,6 +43,7 @@ export type { MessageEventBase, SwitchyardEventName, SwitchyardEvents } from './
 export { TypedEvents } from './events.js';
 export type { HandlerContext, HandlerDefinition, HandlerFn, HandlerOptions, HandlerResult } from './handlers.js';
 export { defineHandler } from './handlers.js';
+export { setHeader } from './header-map.js';
 export type {
   IdempotencyErrorContext,
   IdempotencyOptions,

@@ -337,12 +337,11 @@ describe('deadLetterHeaders / readDeadLetterHeaders (fuzzed)', () => {
         expect((written[DeadLetterHeaders.errorStack] ?? '').length).toBeLessThanOrEqual(
           deadLetterHeaderLimits.errorStack,
         );
-        // The original headers ride along unchanged (earlier sy-dlq-* ones replaced, not kept).
-        // Except one named `__proto__`: assigning it to a plain object is a no-op, so it is lost
-        // here as in every header map of the code base (see the report; not fixed).
+        // The original headers ride along unchanged (earlier sy-dlq-* ones replaced, not kept),
+        // one named `__proto__` included.
         for (const [name, value] of Object.entries(record.headers))
-          if (!name.toLowerCase().startsWith(DEAD_LETTER_HEADER_PREFIX) && name !== '__proto__')
-            expect(written[name]).toBe(value);
+          if (!name.toLowerCase().startsWith(DEAD_LETTER_HEADER_PREFIX))
+            expect(Object.hasOwn(written, name) && written[name]).toBe(value);
 
         const read = readDeadLetterHeaders(written);
         expect(read.reason).toBe(record.reason);

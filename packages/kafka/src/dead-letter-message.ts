@@ -9,6 +9,7 @@ import {
   DeadLetterHeaders,
   type DeadLetterRecord,
   deadLetterHeaders,
+  setHeader,
 } from '@switchyard/core';
 import type { DriverMessage, DriverRecord } from './driver/driver.js';
 import { asBuffer, KafkaHeaders, rawHeaders } from './records.js';
@@ -96,9 +97,10 @@ export function deadLetterMessage(record: DeadLetterRecord, options: DeadLetterM
   };
   const bare = options.diagnosticsOnly === true;
   const originals = options.original ? rawHeaders(options.original.headers) : record.headers;
-  if (!bare) for (const [name, value] of Object.entries(originals)) if (keep(name)) headers[name] = value;
+  if (!bare) for (const [name, value] of Object.entries(originals)) if (keep(name)) setHeader(headers, name, value);
   for (const [name, value] of Object.entries(deadLetterHeaders(record)))
-    if (name.startsWith(DEAD_LETTER_HEADER_PREFIX) && !(bare && name === DeadLetterHeaders.key)) headers[name] = value;
+    if (name.startsWith(DEAD_LETTER_HEADER_PREFIX) && !(bare && name === DeadLetterHeaders.key))
+      setHeader(headers, name, value);
   if (options.springHeaders) {
     const s = SpringDeadLetterHeaders;
     const origin = originalPosition(record);

@@ -13,6 +13,7 @@ import {
   type Logger,
   readDeadLetterHeaders,
   SwitchyardError,
+  setHeader,
   TokenBucket,
 } from '@switchyard/core';
 import { SpringDeadLetterHeaders } from './dead-letter-message.js';
@@ -153,7 +154,7 @@ export function redriveMessage(letter: KafkaDeadLetter, original: DriverRecord):
       lower === KafkaHeaders.firstFailureAt
     )
       continue;
-    headers[name] = value;
+    setHeader(headers, name, value);
   }
   return { key: original.key, value: letter.body, headers };
 }

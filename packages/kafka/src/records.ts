@@ -2,7 +2,7 @@
 // a binary key or no value still becomes a RawMessage, so core can decide (and dead-letter it with
 // a reason) instead of the fetch loop failing on it.
 
-import type { OutgoingMessage, RawMessage } from '@switchyard/core';
+import { type OutgoingMessage, type RawMessage, setHeader } from '@switchyard/core';
 import type { DriverHeaderValue, DriverMessage, DriverRecord } from './driver/driver.js';
 
 /** Headers the Kafka binding itself reads and writes. */
@@ -51,7 +51,7 @@ export function decodeHeaders(
     if (value === undefined || value === null) continue;
     const last = Array.isArray(value) ? value[value.length - 1] : (value as Buffer | string);
     if (last === undefined || last === null) continue;
-    out[name.toLowerCase()] = headerString(last);
+    setHeader(out, name.toLowerCase(), headerString(last));
   }
   return out;
 }
@@ -113,7 +113,7 @@ export function rawHeaders(
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined || value === null) continue;
     const last = Array.isArray(value) ? value[value.length - 1] : (value as Buffer | string);
-    if (last !== undefined && last !== null) out[name] = last;
+    if (last !== undefined && last !== null) setHeader(out, name, last);
   }
   return out;
 }

@@ -23,6 +23,7 @@ import {
   InvalidOptionError,
   readDeadLetterHeaders,
   SwitchyardError,
+  setHeader,
   systemClock,
   TokenBucket,
 } from '@switchyard/core';
@@ -266,7 +267,7 @@ function withoutRecord(
         // Not ours to fix: passed on as it is.
       }
     }
-    out[name] = value;
+    setHeader(out, name, value);
   }
   return out;
 }

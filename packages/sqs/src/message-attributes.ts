@@ -3,6 +3,7 @@
 // read go first as attributes of their own, and whatever does not fit (or cannot be an attribute:
 // an invalid name, an empty value) is packed into one JSON String attribute, `sy-headers`.
 
+import { setHeader } from '@switchyard/core';
 import { SqsLimits } from './options.js';
 
 /** The attribute holding the headers that did not fit, as a JSON object of strings. */
@@ -50,7 +51,7 @@ export function encodeHeaders(
   for (const [name, value] of Object.entries(headers)) {
     if (typeof value !== 'string') continue;
     if (name === PACKED_HEADERS_ATTRIBUTE || !isValidAttributeName(name) || value.length === 0) {
-      packed[name] = value;
+      setHeader(packed, name, value);
       mustPack = true;
     } else direct.push(name);
   }
@@ -59,8 +60,8 @@ export function encodeHeaders(
   const result: Record<string, AttributeValue> = {};
   direct.forEach((name, i) => {
     const value = headers[name] as string;
-    if (i < room) result[name] = { DataType: 'String', StringValue: value };
-    else packed[name] = value;
+    if (i < room) setHeader(result, name, { DataType: 'String', StringValue: value });
+    else setHeader(packed, name, value);
   });
   if (Object.keys(packed).length > 0)
     result[PACKED_HEADERS_ATTRIBUTE] = { DataType: 'String', StringValue: JSON.stringify(packed) };
@@ -78,8 +79,9 @@ export interface DecodedHeaders {
 export function decodeAttributes(attributes: Readonly<Record<string, AttributeValue>> | undefined): DecodedHeaders {
   const flat: Record<string, string> = {};
   for (const [name, attribute] of Object.entries(attributes ?? {})) {
-    if (attribute.StringValue !== undefined) flat[name] = attribute.StringValue;
-    else if (attribute.BinaryValue !== undefined) flat[name] = Buffer.from(attribute.BinaryValue).toString('base64');
+    if (attribute.StringValue !== undefined) setHeader(flat, name, attribute.StringValue);
+    else if (attribute.BinaryValue !== undefined)
+      setHeader(flat, name, Buffer.from(attribute.BinaryValue).toString('base64'));
   }
   return unpackHeaders(flat);
 }
@@ -103,7 +105,7 @@ export function unpackHeaders(flat: Readonly<Record<string, string>>): DecodedHe
   for (const [name, value] of Object.entries(flat)) {
     const lower = name.toLowerCase();
     if (lower === PACKED_HEADERS_ATTRIBUTE) packedValue = value;
-    else headers[lower] = value;
+    else setHeader(headers, lower, value);
   }
   if (packedValue === undefined) return { headers, problem: undefined };
   let parsed: unknown;
@@ -118,7 +120,7 @@ export function unpackHeaders(flat: Readonly<Record<string, string>>): DecodedHe
     if (typeof value !== 'string') return unreadable(headers, packedValue, `has a non-string value for '${name}'`);
     const lower = name.toLowerCase();
     // Own names only: `in` also sees Object.prototype, so a packed `constructor` header was dropped.
-    if (!Object.hasOwn(headers, lower)) headers[lower] = value;
+    if (!Object.hasOwn(headers, lower)) setHeader(headers, lower, value);
   }
   return { headers, problem: undefined };
 }

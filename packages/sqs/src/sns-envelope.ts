@@ -3,6 +3,7 @@
 // A consumer gets the original message either way: the envelope is detected and unwrapped here,
 // and its attributes become headers (trace context included).
 
+import { setHeader } from '@switchyard/core';
 import { unpackHeaders } from './message-attributes.js';
 
 /** Header set on a message the transport could not make sense of; core dead-letters it with this reason. */
@@ -63,7 +64,7 @@ export function unwrapSnsEnvelope(body: string): SnsEnvelopeResult {
       if (typeof value !== 'string' || typeof type !== 'string')
         return { kind: 'malformed', reason: `SNS notification attribute '${name}' lacks a string Type and Value` };
       // Binary values arrive base64-encoded already, which is how headers carry them.
-      flat[name] = value;
+      setHeader(flat, name, value);
     }
   }
   const unpacked = unpackHeaders(flat);
