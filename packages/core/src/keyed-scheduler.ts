@@ -158,7 +158,7 @@ export class KeyedScheduler {
   schedule(key: string, sizeBytes: number, task: ScheduledTask, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason ?? abortError());
     if (this.tryAdmit(key, sizeBytes, task)) return RESOLVED;
-    const entry: Entry = { task, sizeBytes: Math.max(0, sizeBytes) };
+    const entry: Entry = { task, sizeBytes: countedSize(sizeBytes) };
     const state = this.#stateOf(key);
     state.waiting += 1;
     this.#checkHot(state);
@@ -194,7 +194,7 @@ export class KeyedScheduler {
    * caller on the hot path skip a promise per task when there is room, which is the common case.
    */
   tryAdmit(key: string, sizeBytes: number, task: ScheduledTask): boolean {
-    const size = Math.max(0, sizeBytes);
+    const size = countedSize(sizeBytes);
     if (this.#waiters.length > 0 || !this.#fits(size)) return false;
     const state = this.#stateOf(key);
     this.#admit(state, task, size);
@@ -408,4 +408,12 @@ function isCheckpoint(ratio: number): boolean {
 
 function abortError(): SwitchyardError {
   return new SwitchyardError('SWITCHYARD_SHUTDOWN', 'scheduling was aborted', { retryable: false });
+}
+
+/**
+ * The bytes a task counts for. A size that is not a finite positive number (a transport's NaN, say)
+ * counts as 0: added to the in-flight total it would make that NaN for good, and nothing would fit.
+ */
+function countedSize(sizeBytes: number): number {
+  return sizeBytes > 0 && sizeBytes < Number.POSITIVE_INFINITY ? sizeBytes : 0;
 }

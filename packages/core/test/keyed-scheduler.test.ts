@@ -179,6 +179,26 @@ describe('KeyedScheduler', () => {
     expect(scheduler.hotKeys()).toEqual([]);
   });
 
+  it('counts a size that is not a finite positive number as 0, so the byte bound keeps working', async () => {
+    const scheduler = new KeyedScheduler({ maxInFlight: 10, maxInFlightBytes: 100 });
+    const g = gate();
+    for (const [key, size] of [
+      ['nan', Number.NaN],
+      ['inf', Number.POSITIVE_INFINITY],
+      ['neg', -5],
+    ] as const)
+      await scheduler.schedule(key, size, () => g.opened);
+    expect(scheduler.inFlight).toBe(3);
+    expect(scheduler.inFlightBytes).toBe(0);
+    // Before, NaN made the total NaN for good: this 60-byte task and every later one waited forever.
+    expect(scheduler.tryAdmit('a', 60, () => g.opened)).toBe(true);
+    expect(scheduler.tryAdmit('b', 60, () => g.opened)).toBe(false);
+    expect(scheduler.inFlightBytes).toBe(60);
+    g.open();
+    await scheduler.idle();
+    expect(scheduler.inFlightBytes).toBe(0);
+  });
+
   it('refuses bounds below one', () => {
     expect(() => new KeyedScheduler({ maxInFlight: 0, maxInFlightBytes: 1 })).toThrow(/Invalid option 'maxInFlight'/);
     expect(() => new KeyedScheduler({ maxInFlight: 1, maxInFlightBytes: 0 })).toThrow(/maxInFlightBytes/);
