@@ -387,8 +387,9 @@ export class SqsSubscription implements TransportSubscription {
   async #release(held: HeldMessage): Promise<void> {
     if (held.state === 'settling' || held.state === 'settled') return;
     held.state = 'settling';
-    this.#heartbeat.untrack(held);
+    const extension = this.#heartbeat.untrack(held);
     try {
+      if (extension !== undefined) await extension;
       await this.#visibility.submit({ receiptHandle: held.receiptHandle, seconds: 0 });
     } catch (error) {
       this.#p.options.logger.warn(
@@ -421,7 +422,7 @@ export class SqsSubscription implements TransportSubscription {
         retryable: false,
       });
     held.state = 'settling';
-    this.#heartbeat.untrack(held);
+    const extension = this.#heartbeat.untrack(held);
     let done = false;
     let settled = false;
     try {
@@ -430,12 +431,14 @@ export class SqsSubscription implements TransportSubscription {
           await this.#deletes.submit(held.receiptHandle);
           break;
         case 'retry':
+          if (extension !== undefined) await extension;
           await this.#visibility.submit({
             receiptHandle: held.receiptHandle,
             seconds: this.#retrySeconds(held, settlement.delayMs),
           });
           break;
         case 'release':
+          if (extension !== undefined) await extension;
           await this.#visibility.submit({ receiptHandle: held.receiptHandle, seconds: 0 });
           break;
         case 'dead-letter':

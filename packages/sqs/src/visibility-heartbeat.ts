@@ -32,7 +32,8 @@ export interface VisibilityHeartbeatOptions {
 export class VisibilityHeartbeat {
   readonly #options: VisibilityHeartbeatOptions;
   readonly #held = new Set<LeasedMessage>();
-  readonly #extending = new Set<LeasedMessage>();
+  /** Extensions sent and not yet answered (their retries included), by message. */
+  readonly #extending = new Map<LeasedMessage, Promise<void>>();
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
   /** Extensions requested, for tests and metrics. */
@@ -52,9 +53,14 @@ export class VisibilityHeartbeat {
     if (!this.#loop) this.#loop = this.#run();
   }
 
-  /** Stops extending (the message is being settled). */
-  untrack(message: LeasedMessage): void {
+  /**
+   * Stops extending (the message is being settled). Returns the extension still on its way for it,
+   * if any: a visibility change the settlement makes must wait for it, or the late extension can
+   * land last and hide a retried or released message for a whole visibility timeout.
+   */
+  untrack(message: LeasedMessage): Promise<void> | undefined {
     this.#held.delete(message);
+    return this.#extending.get(message);
   }
 
   /** Stops the loop; held messages keep whatever visibility they have. */
@@ -103,9 +109,8 @@ export class VisibilityHeartbeat {
       const limit = message.receivedAt + maxProcessingMs;
       const seconds = Math.floor(Math.min(visibilityTimeoutS * 1000, limit - now) / 1000);
       if (seconds <= 0 || now + seconds * 1000 <= message.leaseUntil) continue;
-      this.#extending.add(message);
       this.extensions += 1;
-      this.#options.extend(message.receiptHandle, seconds).then(
+      const answered = this.#options.extend(message.receiptHandle, seconds).then(
         () => {
           // Counted from the request, not the answer: the lease SQS grants is never shorter.
           message.leaseUntil = Math.max(message.leaseUntil, now + seconds * 1000);
@@ -123,6 +128,7 @@ export class VisibilityHeartbeat {
           );
         },
       );
+      this.#extending.set(message, answered);
     }
   }
 }
