@@ -173,6 +173,32 @@ describe('KafkaPublisher', () => {
     await stuck;
   });
 
+  it('lets a smaller publish that fits go ahead at once when the one waiting before it gives up', async () => {
+    const { calls, sender } = controlledSender();
+    // Each record counts its body and its 1-byte key: 26 bytes, and 6 for the small one.
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 0, bufferBytes: 40, batchBytes: 40 }));
+    const stuck = publisher.publish('t', [message('a', 25)]);
+    await until(() => calls.length === 1);
+    const controller = new AbortController();
+    // 26 more do not fit; 6 would, but wait behind them (first come, first served).
+    const large = publisher.publish('t', [message('b', 25)], controller.signal);
+    let smallDone = false;
+    const small = publisher.publish('t', [message('c', 5)]).then(() => {
+      smallDone = true;
+    });
+    controller.abort(new Error('caller gave up'));
+    await expect(large).rejects.toThrow('caller gave up');
+    // The small one is admitted and sent now, not when the request in flight completes.
+    await until(() => publisher.bufferedBytes === 32);
+    calls[0]!.resolve();
+    await stuck;
+    await until(() => calls.length === 2);
+    expect(count(calls[1]!.batch)).toBe(1);
+    expect(smallDone).toBe(false);
+    calls[1]!.resolve();
+    await small;
+  });
+
   it('rejects a publish larger than the whole buffer at once', async () => {
     const { sender } = controlledSender();
     const publisher = new KafkaPublisher(sender, options({ bufferBytes: 100, batchBytes: 100 }));

@@ -121,7 +121,7 @@ export class KafkaPublisher {
     return new Promise<void>((resolve, reject) => {
       const started = this.#options.clock.now();
       const timer = setTimeout(() => {
-        finish();
+        giveUp();
         reject(
           new SwitchyardError(
             'SWITCHYARD_BACKPRESSURE',
@@ -131,7 +131,7 @@ export class KafkaPublisher {
         );
       }, this.#options.bufferTimeoutMs);
       const onAbort = () => {
-        finish();
+        giveUp();
         reject(signal?.reason);
       };
       const waiter: Waiter = {
@@ -151,6 +151,12 @@ export class KafkaPublisher {
         signal?.removeEventListener('abort', onAbort);
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
       };
+      // It may have been the head that held back smaller publishes that fit: they go now, not
+      // when some request in flight completes (which can take longer than their own timeout).
+      const giveUp = () => {
+        finish();
+        this.#admitWaiters();
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
     });
@@ -158,6 +164,10 @@ export class KafkaPublisher {
 
   #release(bytes: number): void {
     this.#buffered -= bytes;
+    this.#admitWaiters();
+  }
+
+  #admitWaiters(): void {
     // First come, first served: a large waiter at the head is not overtaken by smaller ones.
     while (this.#waiters.length > 0) {
       const head = this.#waiters[0]!;
