@@ -1,10 +1,14 @@
 // SQS and SNS bodies are Unicode text, restricted to the XML character range. A body that is not
 // such text (protobuf, Avro, anything binary) travels base64-encoded with `sy-body-encoding: base64`,
-// and the consumer gets its bytes back unchanged. Text bodies travel as they are.
+// and the consumer gets its bytes back unchanged. Text bodies travel as they are. SQS has no empty
+// body: a dead letter of one (an SNS notification with an empty Message) travels as a single space
+// with `sy-body-encoding: empty`, so it is read back as zero bytes rather than as ' '.
 
 import { SwitchyardError } from '@switchyard/core';
 
 export const BODY_ENCODING_HEADER = 'sy-body-encoding';
+/** The text standing for an empty body (with `sy-body-encoding: empty`): SQS bodies are never empty. */
+export const EMPTY_BODY_TEXT = ' ';
 
 // ignoreBOM keeps a leading U+FEFF as a character, so the bytes survive the round trip.
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -50,11 +54,17 @@ export function decodeBody(text: string, headers: Record<string, string>): Decod
     delete headers[BODY_ENCODING_HEADER];
     return { bytes: new Uint8Array(Buffer.from(text, 'base64')), problem: undefined };
   }
+  if (encoding === 'empty' && text === EMPTY_BODY_TEXT) {
+    delete headers[BODY_ENCODING_HEADER];
+    return { bytes: new Uint8Array(0), problem: undefined };
+  }
   return {
     bytes: encoder.encode(text),
     problem:
       encoding === 'base64'
         ? `header ${BODY_ENCODING_HEADER} says base64 but the body is not base64`
-        : `unknown ${BODY_ENCODING_HEADER} '${encoding}'`,
+        : encoding === 'empty'
+          ? `header ${BODY_ENCODING_HEADER} says empty but the body is not a single space`
+          : `unknown ${BODY_ENCODING_HEADER} '${encoding}'`,
   };
 }

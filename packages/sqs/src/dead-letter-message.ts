@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type DeadLetterRecord, deadLetterHeaders, SwitchyardError } from '@switchyard/core';
-import { encodeBody } from './body-codec.js';
+import { BODY_ENCODING_HEADER, EMPTY_BODY_TEXT, encodeBody } from './body-codec.js';
 import { type AttributeValue, attributesSize, encodeHeaders, utf8Length } from './message-attributes.js';
 import { isFifoName, type QueueDirectory } from './queue-directory.js';
 
@@ -29,9 +29,14 @@ export function buildDeadLetterMessage(
   record: DeadLetterRecord,
   options: { readonly fifo: boolean; readonly maxMessageBytes: number },
 ): DeadLetterMessage {
-  // SQS bodies are at least one character; a tombstone (Kafka) is marked by `sy-dlq-tombstone`.
+  // SQS bodies are at least one character: a tombstone (Kafka) is marked by `sy-dlq-tombstone`, an
+  // empty body by `sy-body-encoding: empty`, so neither reads back as the space that stands for it.
   const encoded =
-    record.body === null || record.body.byteLength === 0 ? { text: ' ', headers: {} } : encodeBody(record.body);
+    record.body === null
+      ? { text: EMPTY_BODY_TEXT, headers: {} }
+      : record.body.byteLength === 0
+        ? { text: EMPTY_BODY_TEXT, headers: { [BODY_ENCODING_HEADER]: 'empty' } }
+        : encodeBody(record.body);
   const body = encoded.text;
   const bodyBytes = utf8Length(body);
   const attempts: DeadLetterRecord[] = [

@@ -31,5 +31,13 @@ describe('encodeBody / decodeBody', () => {
     expect(() => encodeBody(new Uint8Array())).toThrow(/empty/);
     expect(decodeBody('not base64!', { [BODY_ENCODING_HEADER]: 'base64' }).problem).toMatch(/not base64/);
     expect(decodeBody('abc', { [BODY_ENCODING_HEADER]: 'gzip' }).problem).toMatch(/unknown/);
+    expect(decodeBody('x', { [BODY_ENCODING_HEADER]: 'empty' }).problem).toMatch(/not a single space/);
+  });
+
+  it("reads ' ' marked empty as zero bytes (how a dead letter carries an empty body), and ' ' alone as a space", () => {
+    const headers: Record<string, string> = { [BODY_ENCODING_HEADER]: 'empty', other: 'x' };
+    expect(decodeBody(' ', headers)).toEqual({ bytes: new Uint8Array(0), problem: undefined });
+    expect(headers).toEqual({ other: 'x' });
+    expect(decodeBody(' ', {}).bytes).toEqual(encoder.encode(' '));
   });
 });

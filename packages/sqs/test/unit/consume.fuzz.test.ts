@@ -169,7 +169,10 @@ const attributeEntry: fc.Arbitrary<[string, MessageAttributeValue]> = fc.oneof(
     stringAttribute(fc.oneof(fc.constantFrom('application/json', 'text/plain'), anyText)),
   ),
   fc.tuple(fc.constantFrom(WireHeaders.traceparent, WireHeaders.tracestate), stringAttribute(anyText)),
-  fc.tuple(fc.constant(BODY_ENCODING_HEADER), stringAttribute(fc.constantFrom('base64', 'gzip', 'BASE64', 'utf-8'))),
+  fc.tuple(
+    fc.constant(BODY_ENCODING_HEADER),
+    stringAttribute(fc.constantFrom('base64', 'empty', 'gzip', 'BASE64', 'utf-8')),
+  ),
   fc.tuple(fc.constantFrom('sy-dlq-reason', 'sy-dlq-attempts'), stringAttribute(anyText)),
   fc.tuple(
     fc.constantFrom(PACKED_HEADERS_ATTRIBUTE, 'SY-HEADERS'),
@@ -197,7 +200,7 @@ const garbageBody: fc.Arbitrary<string> = fc.oneof(
   anyText,
   fc.json({ maxDepth: 2 }),
   fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => Buffer.from(b).toString('base64')),
-  fc.constantFrom('', '{"orderId": oops', 'not base64!', '{"orderId":"o","total":"x"}'),
+  fc.constantFrom('', ' ', '{"orderId": oops', 'not base64!', '{"orderId":"o","total":"x"}'),
   fc.integer({ min: 20_000, max: 150_000 }).map((n) => JSON.stringify({ orderId: 'x'.repeat(n), total: 1 })),
 );
 
@@ -325,6 +328,7 @@ function bytesOf(body: string, headers: Map<string, string>): { bytes: Buffer; p
   if (encoding === undefined) return { bytes: Buffer.from(body, 'utf8'), problem: false };
   if (encoding === 'base64' && /^[A-Za-z0-9+/]*={0,2}$/.test(body) && body.length % 4 === 0)
     return { bytes: Buffer.from(body, 'base64'), problem: false };
+  if (encoding === 'empty' && body === ' ') return { bytes: Buffer.alloc(0), problem: false };
   return { bytes: Buffer.from(body, 'utf8'), problem: true };
 }
 
