@@ -13,7 +13,7 @@ const record = (body: Uint8Array | null): DeadLetterRecord => ({
   firstFailureAt: 0,
   lastFailureAt: 0,
   reason: 'decode',
-  error: { className: 'SwitchyardError', message: 'message body is not UTF-8 JSON' },
+  error: { className: 'SwitchyardError', code: undefined, message: 'message body is not UTF-8 JSON', stack: undefined },
   body,
   headers: { 'x-tenant': 't1' },
   key: undefined,
