@@ -79,6 +79,18 @@ export class InvalidOptionError extends SwitchyardError {
   }
 }
 
+/**
+ * A wrong option's value as its InvalidOptionError message shows it: `String(value)`, which throws
+ * for some values (`Object.create(null)`, an object whose toString throws); those are shown by type.
+ */
+export function optionValueText(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `a ${typeof value} that cannot be shown`;
+  }
+}
+
 /** Throw from a handler to send a message straight to the dead-letter destination. */
 export class NonRetryableError extends SwitchyardError {
   constructor(message: string, options: Omit<SwitchyardErrorOptions, 'retryable'> = {}) {

@@ -36,6 +36,7 @@ export {
   isRetryable,
   isSwitchyardError,
   NonRetryableError,
+  optionValueText,
   RetryableError,
   SwitchyardError,
 } from './errors.js';

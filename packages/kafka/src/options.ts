@@ -2,7 +2,14 @@
 // construction (including the rules between fields), so a wrong setting fails before any
 // connection is made, naming the option and the fix.
 
-import { type Clock, InvalidOptionError, type Logger, silentLogger, systemClock } from '@switchyard/core';
+import {
+  type Clock,
+  InvalidOptionError,
+  type Logger,
+  optionValueText,
+  silentLogger,
+  systemClock,
+} from '@switchyard/core';
 import type { Kafka, KafkaConfig } from 'kafkajs';
 import type { DriverCompression, KafkaDriver } from './driver/driver.js';
 
@@ -218,7 +225,7 @@ export function positiveInt(option: string, value: number, min = 1): void {
   if (!Number.isInteger(value) || value < min)
     throw new InvalidOptionError(
       option,
-      `expected an integer >= ${min}, got ${String(value)}`,
+      `expected an integer >= ${min}, got ${optionValueText(value)}`,
       `set ${option} to a whole number of at least ${min}`,
     );
 }
@@ -246,7 +253,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
       if (typeof broker !== 'string' || !/^[^\s:]+:\d+$/.test(broker))
         throw new InvalidOptionError(
           'brokers',
-          `'${String(broker)}' is not host:port`,
+          `'${optionValueText(broker)}' is not host:port`,
           'write each broker as "host:port"',
         );
   }
@@ -288,7 +295,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   if (consumer.ordering !== 'key' && consumer.ordering !== 'partition')
     throw new InvalidOptionError(
       'consumer.ordering',
-      `unknown ordering '${String(consumer.ordering)}'`,
+      `unknown ordering '${optionValueText(consumer.ordering)}'`,
       "use 'key' or 'partition'",
     );
 
@@ -314,7 +321,11 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
       'set batchBytes <= bufferBytes',
     );
   if (![-1, 0, 1].includes(producer.acks))
-    throw new InvalidOptionError('producer.acks', `unknown acks ${String(producer.acks)}`, 'use -1 (all), 1 or 0');
+    throw new InvalidOptionError(
+      'producer.acks',
+      `unknown acks ${optionValueText(producer.acks)}`,
+      'use -1 (all), 1 or 0',
+    );
   if (producer.idempotent && producer.acks !== -1)
     throw new InvalidOptionError(
       'producer.acks',
@@ -330,7 +341,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   if (producer.compression !== 'none' && producer.compression !== 'gzip')
     throw new InvalidOptionError(
       'producer.compression',
-      `unsupported '${String(producer.compression)}'`,
+      `unsupported '${optionValueText(producer.compression)}'`,
       "use 'none' or 'gzip' (kafkajs ships no other codec)",
     );
   if (
@@ -358,7 +369,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   if (retry.mode !== 'blocking' && retry.mode !== 'retry-topics')
     throw new InvalidOptionError(
       'retry.mode',
-      `unknown mode '${String(retry.mode)}'`,
+      `unknown mode '${optionValueText(retry.mode)}'`,
       "use 'blocking' or 'retry-topics'",
     );
   positiveInt('retry.topics', retry.topics);
@@ -380,7 +391,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   if (typeof deadLetter.suffix !== 'string' || !/^[a-zA-Z0-9._-]+$/.test(deadLetter.suffix))
     throw new InvalidOptionError(
       'deadLetter.suffix',
-      `'${String(deadLetter.suffix)}' is not a valid topic suffix`,
+      `'${optionValueText(deadLetter.suffix)}' is not a valid topic suffix`,
       "use letters, digits, '.', '_' or '-', e.g. '.dlq'",
     );
   positiveInt('deadLetter.timeoutMs', deadLetter.timeoutMs);
@@ -438,14 +449,21 @@ export function resolveSubscriptionOptions(
   if (options.ordering !== undefined && options.ordering !== 'key' && options.ordering !== 'partition')
     throw new InvalidOptionError(
       'options.ordering',
-      `unknown ordering '${String(options.ordering)}'`,
+      `unknown ordering '${optionValueText(options.ordering)}'`,
       "use 'key' or 'partition'",
     );
   if (options.partitionMaxInFlight !== undefined)
     positiveInt('options.partitionMaxInFlight', options.partitionMaxInFlight, 0);
   if (options.stuckPartitionMs !== undefined) positiveInt('options.stuckPartitionMs', options.stuckPartitionMs);
-  if (options.ratePerSecond !== undefined && !(options.ratePerSecond > 0))
-    throw new InvalidOptionError('options.ratePerSecond', 'expected a positive number', 'pass ratePerSecond: 100');
+  if (
+    options.ratePerSecond !== undefined &&
+    !(typeof options.ratePerSecond === 'number' && Number.isFinite(options.ratePerSecond) && options.ratePerSecond > 0)
+  )
+    throw new InvalidOptionError(
+      'options.ratePerSecond',
+      `expected a positive finite number, got ${optionValueText(options.ratePerSecond)}`,
+      'pass ratePerSecond: 100',
+    );
   if (
     options.deadLetterTopic !== undefined &&
     (typeof options.deadLetterTopic !== 'string' || options.deadLetterTopic === '')

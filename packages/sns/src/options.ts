@@ -5,6 +5,7 @@ import {
   type Clock,
   InvalidOptionError,
   type Logger,
+  optionValueText,
   silentLogger,
   systemClock,
   type Transport,
@@ -54,7 +55,7 @@ function integerIn(option: string, value: unknown, min: number, max: number): nu
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
     throw new InvalidOptionError(
       option,
-      `must be an integer from ${min} to ${max}, got ${String(value)}`,
+      `must be an integer from ${min} to ${max}, got ${optionValueText(value)}`,
       `pass e.g. ${min}`,
     );
   return value;
@@ -68,7 +69,7 @@ export function resolveSnsOptions(options: SnsTransportOptions): ResolvedSnsOpti
       "pass new SnsTransport({ client: new SNSClient({ region: 'us-east-1' }) })",
     );
   const consumeWith = options.consumeWith;
-  if (consumeWith !== undefined && typeof (consumeWith as Partial<Transport>).subscribe !== 'function')
+  if (consumeWith !== undefined && typeof (consumeWith as Partial<Transport> | null)?.subscribe !== 'function')
     throw new InvalidOptionError('consumeWith', 'is not a transport', 'pass new SqsTransport({ client: sqsClient })');
   if (
     options.topicArnPrefix !== undefined &&
@@ -76,7 +77,7 @@ export function resolveSnsOptions(options: SnsTransportOptions): ResolvedSnsOpti
   )
     throw new InvalidOptionError(
       'topicArnPrefix',
-      `must look like 'arn:aws:sns:<region>:<account>:', got ${String(options.topicArnPrefix)}`,
+      `must look like 'arn:aws:sns:<region>:<account>:', got ${optionValueText(options.topicArnPrefix)}`,
       "pass e.g. 'arn:aws:sns:us-east-1:123456789012:'",
     );
   return {

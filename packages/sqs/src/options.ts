@@ -2,7 +2,14 @@
 // construction, including the rules between fields (heartbeat below the visibility timeout, …).
 
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type Clock, InvalidOptionError, type Logger, silentLogger, systemClock } from '@switchyard/core';
+import {
+  type Clock,
+  InvalidOptionError,
+  type Logger,
+  optionValueText,
+  silentLogger,
+  systemClock,
+} from '@switchyard/core';
 
 /** SQS limits the transport works within (AWS documentation, "Amazon SQS quotas"). */
 export const SqsLimits = Object.freeze({
@@ -123,7 +130,11 @@ export interface ResolvedSqsOptions extends LeaseSettings {
 
 function integerIn(option: string, value: unknown, min: number, max: number, fix: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw new InvalidOptionError(option, `must be an integer from ${min} to ${max}, got ${String(value)}`, fix);
+    throw new InvalidOptionError(
+      option,
+      `must be an integer from ${min} to ${max}, got ${optionValueText(value)}`,
+      fix,
+    );
   return value;
 }
 
@@ -158,7 +169,7 @@ function resolveLease(
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
       throw new InvalidOptionError(
         `${prefix}heartbeatIntervalMs`,
-        `must be a positive number of ms or false, got ${String(value)}`,
+        `must be a positive number of ms or false, got ${optionValueText(value)}`,
         `pass e.g. heartbeatIntervalMs: ${Math.floor(visibilityMs / 3)} (a third of the visibility timeout)`,
       );
     heartbeatIntervalMs = value;
@@ -173,7 +184,7 @@ function resolveLease(
   if (typeof maxProcessingMs !== 'number' || !Number.isFinite(maxProcessingMs) || maxProcessingMs <= 0)
     throw new InvalidOptionError(
       `${prefix}maxProcessingMs`,
-      `must be a positive number of ms, got ${String(maxProcessingMs)}`,
+      `must be a positive number of ms, got ${optionValueText(maxProcessingMs)}`,
       'pass e.g. maxProcessingMs: 900_000',
     );
   if (maxProcessingMs > SqsLimits.maxVisibilitySeconds * 1000)
@@ -254,7 +265,7 @@ export function resolveSqsOptions(options: SqsTransportOptions): ResolvedSqsOpti
     'pass e.g. 3',
   );
   if (options.fifo !== undefined && typeof options.fifo !== 'boolean')
-    throw new InvalidOptionError('fifo', `must be a boolean, got ${String(options.fifo)}`, 'pass fifo: true');
+    throw new InvalidOptionError('fifo', `must be a boolean, got ${optionValueText(options.fifo)}`, 'pass fifo: true');
   return {
     client: options.client,
     fifo: options.fifo ?? d.fifo,

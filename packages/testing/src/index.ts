@@ -8,6 +8,14 @@ export type {
   IdempotencyStoreFixture,
 } from './conformance/idempotency-suite.js';
 export { describeIdempotencyStoreConformance } from './conformance/idempotency-suite.js';
+export type { OptionMutation, OptionMutationSpace, OptionPath } from './conformance/option-fuzz.js';
+export {
+  applyOptionMutations,
+  expectReturnsOrNamesAMutation,
+  optionError,
+  optionGarbage,
+  optionMutations,
+} from './conformance/option-fuzz.js';
 export type {
   ConformanceDestination,
   DestinationOptions,

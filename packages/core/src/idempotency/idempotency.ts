@@ -11,7 +11,7 @@
 
 import { type Clock, systemClock } from '../clock.js';
 import type { Envelope } from '../envelope.js';
-import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
 import { payloadHash } from './payload-hash.js';
 
@@ -78,21 +78,21 @@ export class Idempotency {
     if (!(typeof ttlMs === 'number' && Number.isFinite(ttlMs) && ttlMs > 0))
       throw new InvalidOptionError(
         'idempotency.ttlMs',
-        `must be a positive finite number of ms, got ${String(ttlMs)}`,
+        `must be a positive finite number of ms, got ${optionValueText(ttlMs)}`,
         "set it to at least the source's redelivery or retention window, e.g. 7 days for a 7-day Kafka topic",
       );
     const leaseMs = options.leaseMs ?? idempotencyDefaults.leaseMs;
     if (!(Number.isFinite(leaseMs) && leaseMs >= 3))
       throw new InvalidOptionError(
         'idempotency.leaseMs',
-        `must be a finite number of ms >= 3, got ${String(leaseMs)}`,
+        `must be a finite number of ms >= 3, got ${optionValueText(leaseMs)}`,
         'pass e.g. 30_000, above the handler timeout',
       );
     const mismatch = options.onPayloadMismatch ?? idempotencyDefaults.onPayloadMismatch;
     if (mismatch !== 'reject' && mismatch !== 'treat-as-new')
       throw new InvalidOptionError(
         'idempotency.onPayloadMismatch',
-        `must be 'reject' or 'treat-as-new', got ${String(mismatch)}`,
+        `must be 'reject' or 'treat-as-new', got ${optionValueText(mismatch)}`,
         "pass 'reject' (default)",
       );
     for (const name of ['key', 'hashOf', 'onError'] as const)

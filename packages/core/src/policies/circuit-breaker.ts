@@ -7,7 +7,7 @@
 // validation failures, which say nothing about the downstream's health).
 
 import { type Clock, systemClock } from '../clock.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, optionValueText } from '../errors.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -304,42 +304,42 @@ function resolveSettings(options: CircuitBreakerSettings, prefix: string): Resol
   if (!(Number.isFinite(failureRateThreshold) && failureRateThreshold > 0 && failureRateThreshold <= 1))
     throw new InvalidOptionError(
       `${prefix}.failureRateThreshold`,
-      `must be a share above 0 and at most 1, got ${String(failureRateThreshold)}`,
+      `must be a share above 0 and at most 1, got ${optionValueText(failureRateThreshold)}`,
       'pass e.g. 0.5 to open when half the calls fail',
     );
   const minimumCalls = options.minimumCalls ?? circuitBreakerDefaults.minimumCalls;
   if (!(Number.isInteger(minimumCalls) && minimumCalls >= 1))
     throw new InvalidOptionError(
       `${prefix}.minimumCalls`,
-      `must be a whole number >= 1, got ${String(minimumCalls)}`,
+      `must be a whole number >= 1, got ${optionValueText(minimumCalls)}`,
       'pass e.g. 10',
     );
   const windowMs = options.windowMs ?? circuitBreakerDefaults.windowMs;
   if (!(Number.isFinite(windowMs) && windowMs >= BUCKETS))
     throw new InvalidOptionError(
       `${prefix}.windowMs`,
-      `must be a finite number of ms >= ${BUCKETS}, got ${String(windowMs)}`,
+      `must be a finite number of ms >= ${BUCKETS}, got ${optionValueText(windowMs)}`,
       'pass e.g. 30_000',
     );
   const openMs = options.openMs ?? circuitBreakerDefaults.openMs;
   if (!(Number.isFinite(openMs) && openMs > 0))
     throw new InvalidOptionError(
       `${prefix}.openMs`,
-      `must be a positive finite number of ms, got ${String(openMs)}`,
+      `must be a positive finite number of ms, got ${optionValueText(openMs)}`,
       'pass e.g. 30_000',
     );
   const halfOpenMaxCalls = options.halfOpenMaxCalls ?? circuitBreakerDefaults.halfOpenMaxCalls;
   if (!(Number.isInteger(halfOpenMaxCalls) && halfOpenMaxCalls >= 1))
     throw new InvalidOptionError(
       `${prefix}.halfOpenMaxCalls`,
-      `must be a whole number >= 1, got ${String(halfOpenMaxCalls)}`,
+      `must be a whole number >= 1, got ${optionValueText(halfOpenMaxCalls)}`,
       'pass e.g. 1',
     );
   const halfOpenWaitMs = options.halfOpenWaitMs ?? Math.min(1_000, openMs);
   if (!(Number.isFinite(halfOpenWaitMs) && halfOpenWaitMs > 0))
     throw new InvalidOptionError(
       `${prefix}.halfOpenWaitMs`,
-      `must be a positive finite number of ms, got ${String(halfOpenWaitMs)}`,
+      `must be a positive finite number of ms, got ${optionValueText(halfOpenWaitMs)}`,
       'pass e.g. 1_000',
     );
   const clock = options.clock ?? systemClock;

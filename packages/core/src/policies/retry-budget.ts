@@ -6,7 +6,7 @@
 // memory stays fixed however much traffic passes.
 
 import { type Clock, systemClock } from '../clock.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, optionValueText } from '../errors.js';
 
 export interface RetryBudgetOptions {
   /** Retries allowed per first attempt in the window. Default 0.1 (10 %). */
@@ -56,28 +56,28 @@ export class RetryBudget {
     if (!(Number.isFinite(ratio) && ratio >= 0))
       throw new InvalidOptionError(
         'retryBudget.ratio',
-        `must be a finite number >= 0, got ${String(ratio)}`,
+        `must be a finite number >= 0, got ${optionValueText(ratio)}`,
         'pass e.g. 0.1 for 10 % of first attempts',
       );
     const minRetriesPerSecond = options.minRetriesPerSecond ?? retryBudgetDefaults.minRetriesPerSecond;
     if (!(Number.isFinite(minRetriesPerSecond) && minRetriesPerSecond >= 0))
       throw new InvalidOptionError(
         'retryBudget.minRetriesPerSecond',
-        `must be a finite number >= 0, got ${String(minRetriesPerSecond)}`,
+        `must be a finite number >= 0, got ${optionValueText(minRetriesPerSecond)}`,
         'pass e.g. 10',
       );
     const windowMs = options.windowMs ?? retryBudgetDefaults.windowMs;
     if (!(Number.isFinite(windowMs) && windowMs >= 1))
       throw new InvalidOptionError(
         'retryBudget.windowMs',
-        `must be a finite number of ms >= 1, got ${String(windowMs)}`,
+        `must be a finite number of ms >= 1, got ${optionValueText(windowMs)}`,
         'pass e.g. 10_000',
       );
     const buckets = options.buckets ?? retryBudgetDefaults.buckets;
     if (!(Number.isInteger(buckets) && buckets >= 1 && buckets <= 1_000))
       throw new InvalidOptionError(
         'retryBudget.buckets',
-        `must be a whole number from 1 to 1000, got ${String(buckets)}`,
+        `must be a whole number from 1 to 1000, got ${optionValueText(buckets)}`,
         'pass e.g. 10',
       );
     this.ratio = ratio;

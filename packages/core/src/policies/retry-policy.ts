@@ -7,7 +7,7 @@
 // of making them retry in lockstep.
 
 import type { RandomSource } from '../clock.js';
-import { causeChain, type ErrorCode, ErrorCodes, InvalidOptionError, isRetryable } from '../errors.js';
+import { causeChain, type ErrorCode, ErrorCodes, InvalidOptionError, isRetryable, optionValueText } from '../errors.js';
 
 export interface RetryPolicyOptions {
   /** Total deliveries including the first; 1 = never retry. Default 5. `Infinity` with `maxElapsedMs` bounds by time only. */
@@ -254,14 +254,14 @@ function resolveBackoff(options: RetryPolicyOptions, base: ResolvedBackoff, pref
   if (!(maxAttempts === Number.POSITIVE_INFINITY || (Number.isInteger(maxAttempts) && maxAttempts >= 1)))
     throw new InvalidOptionError(
       `${prefix}.maxAttempts`,
-      `must be a whole number of at least 1 (deliveries including the first), got ${String(maxAttempts)}`,
+      `must be a whole number of at least 1 (deliveries including the first), got ${optionValueText(maxAttempts)}`,
       'pass e.g. 5; use 1 to never retry',
     );
   const initialDelayMs = options.initialDelayMs ?? base.initialDelayMs;
   if (!(Number.isFinite(initialDelayMs) && initialDelayMs >= 0))
     throw new InvalidOptionError(
       `${prefix}.initialDelayMs`,
-      `must be a finite number of ms >= 0, got ${String(initialDelayMs)}`,
+      `must be a finite number of ms >= 0, got ${optionValueText(initialDelayMs)}`,
       'pass e.g. 100',
     );
   // A max below an explicitly given initial is a mistake; inherited values only move up to meet it.
@@ -269,7 +269,7 @@ function resolveBackoff(options: RetryPolicyOptions, base: ResolvedBackoff, pref
   if (!(Number.isFinite(maxDelayMs) && maxDelayMs >= 0))
     throw new InvalidOptionError(
       `${prefix}.maxDelayMs`,
-      `must be a finite number of ms >= 0, got ${String(maxDelayMs)}`,
+      `must be a finite number of ms >= 0, got ${optionValueText(maxDelayMs)}`,
       'pass e.g. 30_000',
     );
   if (maxDelayMs < initialDelayMs)
@@ -282,21 +282,21 @@ function resolveBackoff(options: RetryPolicyOptions, base: ResolvedBackoff, pref
   if (!(Number.isFinite(multiplier) && multiplier >= 1))
     throw new InvalidOptionError(
       `${prefix}.multiplier`,
-      `must be a finite number >= 1, got ${String(multiplier)}`,
+      `must be a finite number >= 1, got ${optionValueText(multiplier)}`,
       'pass e.g. 2 (1 = constant delay)',
     );
   const jitter = options.jitter ?? base.jitter;
   if (jitter !== 'full' && jitter !== 'none')
     throw new InvalidOptionError(
       `${prefix}.jitter`,
-      `must be 'full' or 'none', got ${String(jitter)}`,
+      `must be 'full' or 'none', got ${optionValueText(jitter)}`,
       "pass 'full' (recommended) or 'none'",
     );
   const maxElapsedMs = 'maxElapsedMs' in options ? options.maxElapsedMs : base.maxElapsedMs;
   if (maxElapsedMs !== undefined && !(Number.isFinite(maxElapsedMs) && maxElapsedMs > 0))
     throw new InvalidOptionError(
       `${prefix}.maxElapsedMs`,
-      `must be a positive finite number of ms, got ${String(maxElapsedMs)}`,
+      `must be a positive finite number of ms, got ${optionValueText(maxElapsedMs)}`,
       'pass e.g. 60_000, or leave it out for no limit',
     );
   if (maxAttempts === Number.POSITIVE_INFINITY && maxElapsedMs === undefined)

@@ -20,7 +20,7 @@ import {
 } from '../contracts.js';
 import { consumerDefinitionsOf } from '../decorators.js';
 import type { OutgoingMessage } from '../envelope.js';
-import { InvalidOptionError, isSwitchyardError, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, isSwitchyardError, optionValueText, SwitchyardError } from '../errors.js';
 import { type SwitchyardEvents, TypedEvents } from '../events.js';
 import { childLogger, type Logger, silentLogger } from '../logger.js';
 import type { Transport, TransportHealth } from '../ports/transport.js';
@@ -184,9 +184,25 @@ class SwitchyardApp implements App {
     if (!(Number.isFinite(deadlineMs) && deadlineMs >= 0))
       throw new InvalidOptionError(
         'shutdown.deadlineMs',
-        `must be a non-negative number of milliseconds, got ${String(deadlineMs)}`,
+        `must be a non-negative number of milliseconds, got ${optionValueText(deadlineMs)}`,
         'pass e.g. shutdown: { deadlineMs: 30_000 }',
       );
+    for (const [name, method, example] of [
+      ['tracerProvider', 'getTracer', 'a NodeTracerProvider from @opentelemetry/sdk-trace-node'],
+      ['meterProvider', 'getMeter', 'a MeterProvider from @opentelemetry/sdk-metrics'],
+    ] as const) {
+      const provider: unknown = options[name];
+      if (
+        provider !== undefined &&
+        provider !== null &&
+        typeof (provider as Record<string, unknown>)[method] !== 'function'
+      )
+        throw new InvalidOptionError(
+          name,
+          `must be an OpenTelemetry ${name === 'tracerProvider' ? 'TracerProvider' : 'MeterProvider'} (with ${method}())`,
+          `pass ${example}, or leave it out for the global one`,
+        );
+    }
     this.#transport = transport;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;

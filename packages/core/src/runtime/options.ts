@@ -5,7 +5,7 @@
 import type { Clock, RandomSource } from '../clock.js';
 import type { AnyContract, Channel } from '../contracts.js';
 import type { RawMessage } from '../envelope.js';
-import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
 import type { HandlerDefinition } from '../handlers.js';
 import { Idempotency, type IdempotencyOptions } from '../idempotency/idempotency.js';
 import { StaleEventGuard, type VersionStore } from '../idempotency/stale-event-guard.js';
@@ -159,7 +159,7 @@ export function resolveConsumeOptions(
   if (!DELIVERY_SEMANTICS.includes(semantics))
     throw new InvalidOptionError(
       'semantics',
-      `must be one of ${DELIVERY_SEMANTICS.join(', ')}, got '${String(semantics)}'`,
+      `must be one of ${DELIVERY_SEMANTICS.join(', ')}, got '${optionValueText(semantics)}'`,
       "use 'at-least-once' unless you know why not",
     );
   if (semantics === 'exactly-once' && !caps.exactlyOnce)
@@ -174,14 +174,14 @@ export function resolveConsumeOptions(
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1)
     throw new InvalidOptionError(
       'maxInFlight',
-      `must be an integer >= 1, got ${String(maxInFlight)}`,
+      `must be an integer >= 1, got ${optionValueText(maxInFlight)}`,
       'pass e.g. maxInFlight: 64',
     );
   const maxInFlightBytes = options.maxInFlightBytes ?? consumerDefaults.maxInFlightBytes;
   if (!(Number.isFinite(maxInFlightBytes) && maxInFlightBytes >= 1))
     throw new InvalidOptionError(
       'maxInFlightBytes',
-      `must be a positive number of bytes, got ${String(maxInFlightBytes)}`,
+      `must be a positive number of bytes, got ${optionValueText(maxInFlightBytes)}`,
       'pass e.g. maxInFlightBytes: 64 * 1024 * 1024',
     );
 
@@ -332,7 +332,7 @@ function checkTimeout(option: string, timeoutMs: number, leaseMs: number | undef
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0))
     throw new InvalidOptionError(
       option,
-      `must be a positive number of milliseconds, got ${String(timeoutMs)}`,
+      `must be a positive number of milliseconds, got ${optionValueText(timeoutMs)}`,
       'pass e.g. timeoutMs: 10_000',
     );
   if (leaseMs !== undefined && timeoutMs >= leaseMs)
