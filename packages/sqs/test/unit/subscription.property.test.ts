@@ -3,7 +3,8 @@
 // FIFO group locks, a DLQ) driven on a ManualClock, with this file playing core (the sink records
 // deliveries; the test settles them). Random sequences of: messages made available, settlements of
 // a random handed delivery (ack / retry / release / dead-letter, with a failing delete or a
-// throttled or slow DLQ send now and then, retried later as core does, or never), time moving
+// throttled or slow DLQ send now and then, retried later as core does, or never), heartbeat
+// extensions that fail or are answered late (a retry or release must not be overtaken), time moving
 // (heartbeat rounds, leases lapsing), and at the end a stop, checked against README's promises:
 //  1. a message is deleted only after an ack, or after its dead-letter record was accepted; never
 //     deleted twice; never sent to the DLQ twice by the same holding;
@@ -50,6 +51,8 @@ const BODY_BYTES = 64;
 /** Polls stop once 3 bodies are held: received one at a time, 3 fit (4 would by count). */
 const MAX_IN_FLIGHT_BYTES = 3 * BODY_BYTES - 1;
 const DLQ_SLOW_MS = 3_000;
+/** How long a slow heartbeat extension takes to be answered (and applied). */
+const EXTEND_SLOW_MS = 1_500;
 const GROUPS = ['g0', 'g1', 'g2'];
 
 // ------------------------------------------------------------------------------------------------
@@ -82,6 +85,8 @@ interface Holding {
   readonly changes: Array<{ seconds: number; at: number }>;
   /** Set by the driver when the sink got it. */
   handed: Handed | undefined;
+  /** A heartbeat extension of it failed (planned): two in a row may let its lease lapse. */
+  extendFailed?: boolean;
 }
 
 interface Handed {
@@ -105,6 +110,11 @@ class StubSqs {
   /** Handles whose next DLQ send is throttled; and whose DLQ send takes DLQ_SLOW_MS. */
   readonly failDlq = new Set<string>();
   readonly slowDlq = new Set<string>();
+  /** Handles whose next heartbeat extension entry fails on the server's side; and is answered late. */
+  readonly failExtend = new Set<string>();
+  readonly slowExtend = new Set<string>();
+  /** Handles whose slow extension is on its way. */
+  readonly extending = new Set<string>();
   /** Receives wait while held back (the end of a run), as if the queue were empty. */
   holdBack = false;
   #seq = 0;
@@ -245,6 +255,24 @@ class StubSqs {
     }
     if (command instanceof ChangeMessageVisibilityBatchCommand) {
       const failed: Array<{ Id: string; SenderFault: boolean; Code: string; Message: string }> = [];
+      // A slow extension is applied when it is answered: a settlement sent meanwhile must not be
+      // overtaken by it (heartbeat extensions ask for VISIBILITY_S; no retry delay here does).
+      const slow = (command.input.Entries ?? []).filter(
+        (e) => e.VisibilityTimeout === VISIBILITY_S && this.slowExtend.delete(e.ReceiptHandle!),
+      );
+      if (slow.length > 0) {
+        // Invariant 5 is about when an extension is asked for, so it is judged before the wait.
+        for (const e of slow) {
+          const handed = this.holdings.get(e.ReceiptHandle!)?.handed;
+          if (handed?.everFailed && !handed.inFlight)
+            this.violations.push(`${e.ReceiptHandle}: extended by ${VISIBILITY_S} s after its settlement failed`);
+        }
+        // The whole call is slow: every message extended in it waits for the answer.
+        const all = (command.input.Entries ?? []).map((e) => e.ReceiptHandle!);
+        for (const handle of all) this.extending.add(handle);
+        await this.clock.sleep(EXTEND_SLOW_MS);
+        for (const handle of all) this.extending.delete(handle);
+      }
       const now = this.clock.now();
       for (const e of command.input.Entries ?? []) {
         const holding = this.holdings.get(e.ReceiptHandle!);
@@ -259,11 +287,16 @@ class StubSqs {
         if (holding.givenBack)
           this.violations.push(`${holding.handle}: visibility changed to ${seconds} s after it was given back`);
         // Invariant 5: no extension of a message whose settlement failed (and is not being retried).
-        if (!isSettlement && handed?.everFailed && !handed.inFlight)
+        if (slow.length === 0 && !isSettlement && handed?.everFailed && !handed.inFlight)
           this.violations.push(`${holding.handle}: extended by ${seconds} s after its settlement failed`);
         if (isSettlement && handed === undefined) holding.givenBack = { seconds, at: now };
         if (!this.current(holding)) {
           failed.push({ Id: e.Id!, SenderFault: true, Code: 'ReceiptHandleIsInvalid', Message: 'stale' });
+          continue;
+        }
+        if (!isSettlement && this.failExtend.delete(holding.handle)) {
+          holding.extendFailed = true;
+          failed.push({ Id: e.Id!, SenderFault: false, Code: 'InternalError', Message: 'planned' });
           continue;
         }
         if (isSettlement) holding.givenBack = { seconds, at: now };
@@ -305,7 +338,9 @@ type Op =
       readonly failDlq: boolean;
       readonly slowDlq: boolean;
     }
-  | { readonly op: 'advance'; readonly ms: number };
+  | { readonly op: 'advance'; readonly ms: number }
+  /** The next heartbeat extension of a handed message fails on the server's side, or is answered late. */
+  | { readonly op: 'extend-trouble'; readonly pick: number; readonly slow: boolean };
 
 const chance = (p: number) => fc.integer({ min: 0, max: 99 }).map((n) => n < p * 100);
 
@@ -336,6 +371,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       op: fc.constant('advance' as const),
       ms: fc.constantFrom(100, 1_000, 2_000, 4_000, 7_000, 15_000),
     }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('extend-trouble' as const), pick: fc.nat(), slow: fc.boolean() }),
   },
 );
 
@@ -448,6 +487,17 @@ class Run {
   }
 
   /** Lets batch calls (linger 0 on the manual clock) and promise chains run. */
+  /** Waits for `promise`, moving time on while a slow extension it may wait for is on its way. */
+  async finish(promise: Promise<unknown>): Promise<void> {
+    let done = false;
+    const watched = promise.finally(() => {
+      done = true;
+    });
+    await this.settleDown();
+    while (!done && this.stub.extending.size > 0) await this.advance(EXTEND_SLOW_MS);
+    await watched;
+  }
+
   async settleDown(): Promise<void> {
     for (let i = 0; i < 3 || this.clock.nextWakeAt() === this.clock.now(); i++) {
       if (i > 50) throw new Error('the subscription keeps sleeping for 0 ms');
@@ -519,7 +569,14 @@ class Run {
       this.log.push(`push ${op.count} ${this.fifo ? GROUPS[op.group] : ''}`);
       await this.settleDown();
     } else if (op.op === 'advance') await this.advance(op.ms);
-    else await this.settleOp(op);
+    else if (op.op === 'extend-trouble') {
+      const candidates = this.handed.filter((h) => !h.ok && !h.inFlight);
+      if (candidates.length > 0) {
+        const h = candidates[op.pick % candidates.length]!;
+        (op.slow ? this.stub.slowExtend : this.stub.failExtend).add(h.holding.handle);
+        this.log.push(`${op.slow ? 'slow' : 'failing'} extension ahead for ${h.holding.handle}`);
+      }
+    } else await this.settleOp(op);
     this.check();
   }
 
@@ -556,6 +613,8 @@ class Run {
     await this.settleDown();
     if (slow) await this.advance(DLQ_SLOW_MS);
     for (let i = 0; outcome === 'pending' && i < 5; i++) await this.settleDown();
+    // A retry or release waits for a slow extension of the same message still on its way.
+    if (outcome === 'pending' && this.stub.extending.has(holding.handle)) await this.advance(EXTEND_SLOW_MS);
     if (outcome === 'pending') {
       this.violations.push(`${holding.handle}: ${kind} never completed`);
       return;
@@ -590,6 +649,7 @@ class Run {
       if (!this.isHeld(holding) || !this.stub.current(holding)) continue;
       const h = holding.handed;
       if (h && (h.everFailed || h.inFlight)) continue;
+      if (holding.extendFailed) continue;
       if (now >= holding.receivedAt + MAX_PROCESSING_MS - 1_000) continue;
       if (holding.message.visibleAt <= now)
         this.violations.push(`${holding.handle}: its lease lapsed at ${now - holding.receivedAt} ms while held`);
@@ -611,6 +671,8 @@ class Run {
     if (this.fifo)
       for (const holding of held) {
         if (holding.handed) continue;
+        // Given back once a slow extension of it has been answered (so the extension cannot land last).
+        if (this.stub.extending.has(holding.handle)) continue;
         const group = holding.message.group!;
         const waitsBehind = this.openOf(group).some((h) => h.holding.message.seq <= holding.message.seq);
         if (this.stopped || !waitsBehind)
@@ -633,6 +695,7 @@ class Run {
             done = true;
           });
         for (let i = 0; !done && i < 5; i++) await this.settleDown();
+        if (!done && this.stub.extending.has(h.holding.handle)) await this.advance(EXTEND_SLOW_MS);
         if (!done) this.violations.push(`${h.holding.handle}: ${settlement.kind} at the end never completed`);
       }
   }
@@ -711,18 +774,14 @@ async function play(fifo: boolean, ops: readonly Op[], probeFirst: boolean): Pro
     }
     // Stop: what was received but never handed over is given back at once.
     run.stopped = true;
-    const stopping = run.subscription.stopFetching();
-    await run.settleDown();
-    await stopping;
+    await run.finish(run.subscription.stopFetching());
     await run.settleDown();
     run.check();
     await run.releaseOpen();
     await run.advance(VISIBILITY_S * 1000 + HEARTBEAT_MS);
     run.check();
     expect(run.subscription.stats.held).toBe(0);
-    const closing = run.subscription.close();
-    await run.settleDown();
-    await closing;
+    await run.finish(run.subscription.close());
     run.checkOutcomes();
     return run;
   } catch (error) {
