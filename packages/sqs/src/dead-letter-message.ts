@@ -31,11 +31,16 @@ export function buildDeadLetterMessage(
 ): DeadLetterMessage {
   // SQS bodies are at least one character: a tombstone (Kafka) is marked by `sy-dlq-tombstone`, an
   // empty body by `sy-body-encoding: empty`, so neither reads back as the space that stands for it.
+  // Unless the original already declared an encoding it could not apply: that header is part of
+  // what came and is kept, so that (rare) empty body reads back as ' '.
   const encoded =
     record.body === null
       ? { text: EMPTY_BODY_TEXT, headers: {} }
       : record.body.byteLength === 0
-        ? { text: EMPTY_BODY_TEXT, headers: { [BODY_ENCODING_HEADER]: 'empty' } }
+        ? {
+            text: EMPTY_BODY_TEXT,
+            headers: Object.hasOwn(record.headers, BODY_ENCODING_HEADER) ? {} : { [BODY_ENCODING_HEADER]: 'empty' },
+          }
         : encodeBody(record.body);
   const body = encoded.text;
   const bodyBytes = utf8Length(body);

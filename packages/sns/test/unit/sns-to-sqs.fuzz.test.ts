@@ -520,10 +520,13 @@ function checkEveryMessage(run: Run, cases: readonly SnsCase[], messages: readon
     expect(record.source).toMatchObject({ kind: 'queue', queue: 'orders', messageId: message.MessageId });
     // The bytes the consumer got, byte for byte: the unwrapped Message, or the body as it came.
     const got = received(c);
-    const original = bytesOf(got.text, got.headers).bytes;
+    const { bytes: original, problem } = bytesOf(got.text, got.headers);
     // An empty Message (a notification SNS itself would not send) too: SQS refuses empty bodies,
-    // so its dead letter is ' ' marked `sy-body-encoding: empty`, and reads back as zero bytes.
-    expect(Buffer.from(bytes).equals(original)).toBe(true);
+    // so its dead letter is ' ' marked `sy-body-encoding: empty`, and reads back as zero bytes;
+    // unless it came with an encoding it could not apply, whose header is kept: then it reads ' '
+    // (or, when that header was `empty`, as the zero bytes that came).
+    const keptAsSpace = original.length === 0 && problem && got.headers.get(BODY_ENCODING_HEADER) !== 'empty';
+    expect(Buffer.from(bytes).equals(keptAsSpace ? Buffer.from(' ') : original)).toBe(true);
     // The headers it got (the notification's attributes included) ride along.
     for (const [name, value] of got.headers)
       if (!name.startsWith('sy-dlq-') && name !== WireHeaders.decodeError)

@@ -489,9 +489,15 @@ function checkEveryMessage(run: Run, cases: readonly SqsCase[], messages: readon
     // The bytes the consumer got, byte for byte: the body's text, or what its declared encoding gave.
     const original = headersOf(c.attributes);
     const originalBody = bytesOf(c.body, original.headers);
-    expect(Buffer.from(bytes).equals(originalBody.bytes)).toBe(true);
+    // Except an empty body that also declared an encoding it could not apply: the header is kept,
+    // so the space standing for the body cannot be marked empty, and reads back as ' '.
+    // (A kept `empty` header still marks that space: it reads back as the zero bytes that came.)
+    const empty = originalBody.bytes.length === 0;
+    const keptAsSpace = empty && originalBody.problem && original.headers.get(BODY_ENCODING_HEADER) !== 'empty';
+    expect(Buffer.from(bytes).equals(keptAsSpace ? Buffer.from(' ') : originalBody.bytes)).toBe(true);
     // A body whose declared encoding did not apply is dead-lettered as it came: text and header.
-    if (originalBody.problem) expect([text, problem === undefined]).toEqual([c.body, false]);
+    if (originalBody.problem)
+      expect([text, problem === undefined]).toEqual([empty ? ' ' : c.body, empty && !keptAsSpace]);
     else expect(problem).toBeUndefined();
     // The original headers ride along (their values; every header is a String attribute there).
     for (const [name, value] of original.headers) {

@@ -37,6 +37,16 @@ describe('buildDeadLetterMessage', () => {
     expect(readDeadLetterHeaders(back.headers).reason).toBe('decode');
   });
 
+  it('keeps an encoding header the original could not apply, so that empty body reads back as a space', () => {
+    const message = buildDeadLetterMessage(
+      { ...record(new Uint8Array(0)), headers: { [BODY_ENCODING_HEADER]: 'gzip' } },
+      { fifo: false, maxMessageBytes: 262_144 },
+    );
+    const { headers } = decodeAttributes(message.MessageAttributes);
+    expect(headers[BODY_ENCODING_HEADER]).toBe('gzip');
+    expect(decodeBody(message.MessageBody, headers).bytes).toEqual(new TextEncoder().encode(' '));
+  });
+
   it('carries a tombstone as a space marked by sy-dlq-tombstone, and a body of one space as it is', () => {
     const tombstone = readBack(null);
     expect(tombstone.headers['sy-dlq-tombstone']).toBe('true');
