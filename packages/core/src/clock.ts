@@ -1,6 +1,8 @@
 // Time and randomness are injected so policies are pure values and tests list decisions
 // instead of sleeping.
 
+import { assertMethods } from './errors.js';
+
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
@@ -35,3 +37,18 @@ export const systemClock: Clock = {
 };
 
 export const systemRandom: RandomSource = Math.random;
+
+/**
+ * Refuses a `clock` option that is not a Clock (now and sleep functions), naming `option`. Absent
+ * (undefined or null) passes: the caller's default applies.
+ */
+export function assertClock(option: string, value: unknown): void {
+  if (value === undefined || value === null) return;
+  assertMethods(
+    option,
+    value,
+    'a Clock (now and sleep functions)',
+    ['now', 'sleep'],
+    'pass systemClock, or a test clock',
+  );
+}

@@ -91,6 +91,49 @@ export function optionValueText(value: unknown): string {
   }
 }
 
+/**
+ * Whether `value` can be an options object: a plain object (`{ … }`, `Object.create(null)`, one from
+ * another realm), not an array, a Date, a function, a boxed primitive or a class instance. The objects
+ * nested in options (`retry`, `consumer`, …) must be one, so a misplaced value is refused, not merged.
+ */
+export function isOptionObject<T>(value: T): value is T & Readonly<Record<string, unknown>> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+/** What kind of value an option was given, for its InvalidOptionError: 'an array', 'a Date', 'null', 'a string'. */
+export function optionKindText(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  let kind: string = typeof value;
+  if (kind === 'object') {
+    const proto: unknown = Object.getPrototypeOf(value);
+    const ctor = proto === null ? undefined : (proto as { constructor?: unknown }).constructor;
+    kind = typeof ctor === 'function' && ctor.name !== '' && ctor !== Object ? ctor.name : 'object';
+  }
+  return `${/^[aeiouAEIOU]/.test(kind) ? 'an' : 'a'} ${kind}`;
+}
+
+/**
+ * Refuses an injected collaborator (a logger, a clock, a store, a client) that is not an object or a
+ * function with each of `methods` a function, so it fails at construction naming the option instead
+ * of with a TypeError when first called. Only required members are checked.
+ */
+export function assertMethods(
+  option: string,
+  value: unknown,
+  what: string,
+  methods: readonly string[],
+  fix: string,
+): void {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null)
+    throw new InvalidOptionError(option, `must be ${what}, got ${optionKindText(value)}`, fix);
+  const missing = methods.find((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+  if (missing !== undefined)
+    throw new InvalidOptionError(option, `must be ${what}: its ${missing} is not a function`, fix);
+}
+
 /** Throw from a handler to send a message straight to the dead-letter destination. */
 export class NonRetryableError extends SwitchyardError {
   constructor(message: string, options: Omit<SwitchyardErrorOptions, 'retryable'> = {}) {

@@ -3,7 +3,7 @@
 
 import type { AnyContract, PayloadOf } from './contracts.js';
 import type { Envelope } from './envelope.js';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError, isOptionObject, optionKindText, optionValueText } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Outcome } from './outcome.js';
 
@@ -52,11 +52,33 @@ export function defineHandler<C extends AnyContract>(
       'must be a function',
       'pass async (message, context) => { ... }',
     );
+  if (!isOptionObject(options))
+    throw new InvalidOptionError(
+      'defineHandler.options',
+      `must be an options object, got ${optionKindText(options)}`,
+      "pass e.g. { timeoutMs: 30_000, downstream: 'payments-api' }, or leave it out",
+    );
   if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0))
     throw new InvalidOptionError(
       'timeoutMs',
-      `must be a positive number of milliseconds, got ${String(options.timeoutMs)}`,
+      `must be a positive number of milliseconds, got ${optionValueText(options.timeoutMs)}`,
       'pass e.g. timeoutMs: 30_000',
     );
+  if (options.downstream !== undefined && !isDownstreamName(options.downstream))
+    throw new InvalidOptionError(
+      'downstream',
+      `must be a non-empty string (its circuit breaker's name), got ${downstreamText(options.downstream)}`,
+      "pass e.g. downstream: 'payments-api'",
+    );
   return Object.freeze({ contract, handle, options: Object.freeze({ ...options }) });
+}
+
+/** A handler's `downstream`: the name of its circuit breaker (as `circuitBreaker.name`, non-empty). */
+export function isDownstreamName(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+/** A wrong `downstream` as its InvalidOptionError shows it. */
+export function downstreamText(value: unknown): string {
+  return typeof value === 'string' ? `'${value}'` : optionKindText(value);
 }

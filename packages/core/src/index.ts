@@ -1,5 +1,5 @@
 export type { Clock, RandomSource } from './clock.js';
-export { systemClock, systemRandom } from './clock.js';
+export { assertClock, systemClock, systemRandom } from './clock.js';
 export type {
   AnyContract,
   Channel,
@@ -28,14 +28,17 @@ export { Consumer, consumerDefinitionsOf, Handle } from './decorators.js';
 export type { Envelope, OutgoingMessage, RawMessage, SourcePosition, TraceContextCarrier } from './envelope.js';
 export type { ErrorCode, SwitchyardErrorOptions } from './errors.js';
 export {
+  assertMethods,
   causeChain,
   ErrorCodes,
   errorCodeOf,
   hasCode,
   InvalidOptionError,
+  isOptionObject,
   isRetryable,
   isSwitchyardError,
   NonRetryableError,
+  optionKindText,
   optionValueText,
   RetryableError,
   SwitchyardError,
@@ -66,7 +69,7 @@ export { InFlightList } from './in-flight-list.js';
 export type { HotKeyReport, KeyedSchedulerOptions, ScheduledTask } from './keyed-scheduler.js';
 export { KeyedScheduler } from './keyed-scheduler.js';
 export type { Logger } from './logger.js';
-export { childLogger, silentLogger } from './logger.js';
+export { assertLogger, childLogger, silentLogger } from './logger.js';
 export type {
   AppendRecord,
   DeadLetterEntry,

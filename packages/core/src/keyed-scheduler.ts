@@ -8,7 +8,7 @@
 // Admitted-but-waiting tasks count towards the bounds, so one hot key can occupy every slot and
 // stall other keys: that is why per-key backlog is tracked and reported (`hotKeys`, `onHotKey`).
 
-import { InvalidOptionError, SwitchyardError } from './errors.js';
+import { InvalidOptionError, optionValueText, SwitchyardError } from './errors.js';
 
 /**
  * A unit of work. Returns a promise when it goes on asynchronously, or nothing when it finished
@@ -115,13 +115,13 @@ export class KeyedScheduler {
     if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1)
       throw new InvalidOptionError(
         'maxInFlight',
-        `must be an integer >= 1, got ${String(options.maxInFlight)}`,
+        `must be an integer >= 1, got ${optionValueText(options.maxInFlight)}`,
         'pass e.g. maxInFlight: 64',
       );
     if (!(Number.isFinite(options.maxInFlightBytes) && options.maxInFlightBytes >= 1))
       throw new InvalidOptionError(
         'maxInFlightBytes',
-        `must be a positive number of bytes, got ${String(options.maxInFlightBytes)}`,
+        `must be a positive number of bytes, got ${optionValueText(options.maxInFlightBytes)}`,
         'pass e.g. maxInFlightBytes: 64 * 1024 * 1024',
       );
     this.#maxInFlight = options.maxInFlight;

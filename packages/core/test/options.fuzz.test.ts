@@ -14,17 +14,23 @@
 // Resolvers that refuse unknown keys (resolveConsumeOptions at the top level) must refuse an added
 // one; elsewhere an unknown key may be accepted silently.
 
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Channel } from '../src/contracts.js';
-import { InvalidOptionError } from '../src/errors.js';
+import { InvalidOptionError, isSwitchyardError } from '../src/errors.js';
 import { defineHandler } from '../src/handlers.js';
+import { Idempotency } from '../src/idempotency/idempotency.js';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
-import { MemoryVersionStore } from '../src/idempotency/stale-event-guard.js';
+import { compareVersions, MemoryVersionStore } from '../src/idempotency/stale-event-guard.js';
+import { KeyedScheduler } from '../src/keyed-scheduler.js';
 import { silentLogger } from '../src/logger.js';
+import { MemoryLogTransport } from '../src/memory/log-transport.js';
+import { MemoryQueueTransport } from '../src/memory/queue-transport.js';
 import { CircuitBreaker, CircuitBreakers } from '../src/policies/circuit-breaker.js';
 import { RetryBudget } from '../src/policies/retry-budget.js';
 import { RetryPolicy } from '../src/policies/retry-policy.js';
+import { TokenBucket } from '../src/policies/token-bucket.js';
 import { createApp } from '../src/runtime/app.js';
 import { type ResolveContext, resolveConsumeOptions } from '../src/runtime/options.js';
 import { FakeTransport, queueCapabilities } from './runtime/fake-transport.js';
@@ -301,8 +307,27 @@ const CONSUME_BASES: readonly (() => ConsumeCase)[] = [
       timeoutMs: 10_000,
       retry: RetryPolicy.exponential({ maxAttempts: 3 }),
       retryBudget: false,
-      idempotency: { store: new MemoryIdempotencyStore(), ttlMs: 60_000 },
+      idempotency: { store: new MemoryIdempotencyStore(), ttlMs: 60_000, clock: new FakeClock() },
     },
+  }),
+  // the instances the types allow in place of options, and a start timestamp
+  () => ({
+    channel: orders,
+    ctx: ctxFor(new FakeTransport()),
+    options: {
+      group: 'audit',
+      handlers: [placed, { contract: OrderShipped, handle: () => {}, options: { downstream: 'db' } }],
+      retry: RetryPolicy.none(),
+      retryBudget: new RetryBudget({ clock: new FakeClock() }),
+      circuitBreaker: new CircuitBreakers({ clock: new FakeClock() }),
+      idempotency: new Idempotency({ store: new MemoryIdempotencyStore(), ttlMs: 60_000 }),
+      startFrom: { timestamp: 1_700_000_000_000 },
+    },
+  }),
+  () => ({
+    channel: orders,
+    ctx: ctxFor(new FakeTransport()),
+    options: { group: 'replay', handlers: [placed], startFrom: { offset: '42' } },
   }),
 ];
 
@@ -317,6 +342,8 @@ const CONSUME_SPACE: MutationSpace = {
     ['handlers', 0, 'options'],
     ['handlers', 0, 'options', 'timeoutMs'],
     ['handlers', 1, 'options', 'timeoutMs'],
+    ['handlers', 1, 'options'],
+    ['handlers', 1, 'options', 'downstream'],
     ['semantics'],
     ['versionStore'],
     ['maxInFlight'],
@@ -324,6 +351,8 @@ const CONSUME_SPACE: MutationSpace = {
     ['timeoutMs'],
     ['deadLetterDestination'],
     ['startFrom'],
+    ['startFrom', 'timestamp'],
+    ['startFrom', 'offset'],
     ['resolveType'],
     ['transport'],
     ['transportOptions'],
@@ -351,6 +380,7 @@ const CONSUME_SPACE: MutationSpace = {
     ['circuitBreaker', 'halfOpenMaxCalls'],
     ['circuitBreaker', 'halfOpenWaitMs'],
     ['circuitBreaker', 'clock'],
+    ['circuitBreaker', 'onStateChange'],
     ['circuitBreaker', 'downstreams', 'payments-api', 'openMs'],
     ['circuitBreaker', 'downstreams', 'payments-api', 'minimumCalls'],
     ['idempotency', 'store'],
@@ -360,8 +390,11 @@ const CONSUME_SPACE: MutationSpace = {
     ['idempotency', 'key'],
     ['idempotency', 'hashOf'],
     ['idempotency', 'onError'],
+    ['idempotency', 'clock'],
   ],
   objects: [
+    ['startFrom'],
+    ['handlers', 1, 'options'],
     ['retry'],
     ['retry', 'overrides'],
     ['retry', 'overrides', 1, 'policy'],
@@ -370,9 +403,10 @@ const CONSUME_SPACE: MutationSpace = {
     ['circuitBreaker', 'downstreams'],
     ['circuitBreaker', 'downstreams', 'payments-api'],
     ['idempotency'],
+    ['idempotency', 'clock'],
     ['transportOptions'],
   ],
-  containers: [[], ['retry'], ['retryBudget'], ['circuitBreaker'], ['idempotency']],
+  containers: [[], ['retry'], ['retryBudget'], ['circuitBreaker'], ['idempotency'], ['startFrom']],
 };
 
 function consume(c: ConsumeCase): unknown {
@@ -390,21 +424,38 @@ const APP_BASES: readonly (() => Record<string, unknown>)[] = [
     random: () => 0.5,
     shutdown: { deadlineMs: 1_000 },
   }),
+  // collaborators as plain objects, so the fuzzing reaches their members
+  () => ({
+    transport: new FakeTransport(),
+    logger: { debug() {}, info() {}, warn() {}, error() {}, child: () => silentLogger },
+    clock: { now: () => 0, sleep: async () => {} },
+    random: Math.random,
+    propagator: { inject() {}, extract: (ctx: unknown) => ctx, fields: () => [] },
+    shutdown: { deadlineMs: 0 },
+  }),
+  () => ({ transport: new FakeTransport(), propagator: new W3CTraceContextPropagator() }),
 ];
 
 const APP_SPACE: MutationSpace = {
   leaves: [
     ['transport'],
     ['logger'],
+    ['logger', 'debug'],
+    ['logger', 'error'],
+    ['logger', 'child'],
     ['clock'],
+    ['clock', 'now'],
+    ['clock', 'sleep'],
     ['random'],
     ['tracerProvider'],
     ['meterProvider'],
     ['propagator'],
+    ['propagator', 'inject'],
+    ['propagator', 'extract'],
     ['shutdown', 'deadlineMs'],
   ],
-  objects: [['shutdown']],
-  containers: [[], ['shutdown']],
+  objects: [['shutdown'], ['logger'], ['clock'], ['propagator']],
+  containers: [[], ['shutdown'], ['logger']],
 };
 
 // ---- policies ----------------------------------------------------------------------------------
@@ -749,5 +800,225 @@ describe('regressions found by the option fuzzing', () => {
     const error = optionError(run);
     expect(error.option).toBe(option);
     expect(error.message).toMatch(/\. Fix: \S/);
+  });
+});
+
+// Gaps the fuzzing could not catch: these inputs did not throw at construction. They were accepted
+// and failed later with a TypeError (a breaker changing state, the first log line, retry, span, start
+// or stop, the first message for a downstream) or silently misbehaved (an array or a Date read as
+// default options, a misspelled start position handed to the transport). Each is now an
+// InvalidOptionError naming the option, thrown by consume() / createApp() / the constructor.
+describe('validation gaps closed at construction', () => {
+  const consumeWith = (options: Record<string, unknown>) => () =>
+    consume({ ...CONSUME_BASES[0]!(), options: { ...base0(), ...options } });
+  const app = (options: Record<string, unknown>) => () =>
+    createApp({ transport: new FakeTransport(), ...options } as never);
+  const store = () => new MemoryIdempotencyStore();
+
+  it.each<[string, () => unknown, string]>([
+    // circuitBreaker.onStateChange was wrapped, so the breakers never saw the non-function
+    [
+      'circuitBreaker.onStateChange',
+      consumeWith({ circuitBreaker: { onStateChange: 'log' } }),
+      'circuitBreaker.onStateChange',
+    ],
+    // startFrom was passed to the transport as given
+    ['startFrom: a misspelled position', consumeWith({ startFrom: 'beginning' }), 'startFrom'],
+    ['startFrom: a Date', consumeWith({ startFrom: new Date(0) }), 'startFrom'],
+    ['startFrom: an empty object', consumeWith({ startFrom: {} }), 'startFrom'],
+    ['startFrom: timestamp and offset', consumeWith({ startFrom: { timestamp: 1, offset: '1' } }), 'startFrom'],
+    ['startFrom.timestamp: a string', consumeWith({ startFrom: { timestamp: '2024-05-01' } }), 'startFrom.timestamp'],
+    ['startFrom.offset: a number', consumeWith({ startFrom: { offset: 42 } }), 'startFrom.offset'],
+    ['startFrom.offset: not decimal', consumeWith({ startFrom: { offset: 'abc' } }), 'startFrom.offset'],
+    // a handler's downstream named a breaker only when the first message reached it
+    [
+      'handlers[0].options.downstream: a number',
+      consumeWith({ handlers: [{ contract: OrderPlaced, handle: () => {}, options: { downstream: 5 } }] }),
+      'handlers[0].options.downstream (OrderPlaced)',
+    ],
+    [
+      'handlers[0].options: a string',
+      consumeWith({ handlers: [{ contract: OrderPlaced, handle: () => {}, options: 'fast' }] }),
+      'handlers[0].options (OrderPlaced)',
+    ],
+    ['defineHandler downstream: empty', () => defineHandler(OrderPlaced, () => {}, { downstream: '' }), 'downstream'],
+    ['defineHandler options: null', () => defineHandler(OrderPlaced, () => {}, null as never), 'defineHandler.options'],
+    // collaborators: each was first called long after construction
+    ['createApp logger: {}', app({ logger: {} }), 'logger'],
+    ['createApp logger: without warn', app({ logger: { debug() {}, info() {}, error() {} } }), 'logger'],
+    ['createApp clock: without sleep', app({ clock: { now: () => 0 } }), 'clock'],
+    ['createApp random: a number', app({ random: 0.5 }), 'random'],
+    ['createApp propagator: {}', app({ propagator: {} }), 'propagator'],
+    [
+      'createApp transport: without start, close and health',
+      () => createApp({ transport: { subscribe() {}, publish() {} } as never }),
+      'transport',
+    ],
+    [
+      'consume transport: without publish',
+      consumeWith({ transport: { subscribe() {}, start() {}, close() {}, health() {}, capabilities: {} } }),
+      'transport',
+    ],
+    ['retryBudget.clock (through consume)', consumeWith({ retryBudget: { clock: {} } }), 'retryBudget.clock'],
+    ['new RetryBudget clock', () => new RetryBudget({ clock: Date as never }), 'retryBudget.clock'],
+    [
+      'idempotency.clock (through consume)',
+      consumeWith({ idempotency: { store: store(), ttlMs: 1_000, clock: { now: Date.now } } }),
+      'idempotency.clock',
+    ],
+    [
+      'idempotency.store without release (refused before these fixes too)',
+      consumeWith({ idempotency: { store: { claim() {}, renew() {}, complete() {} }, ttlMs: 1 } }),
+      'idempotency.store',
+    ],
+    ['TokenBucket clock', () => new TokenBucket({ ratePerSecond: 1, clock: 'now' as never }), 'clock'],
+    // nested option objects that are not plain objects were merged (as defaults) or half-read
+    ['retry: an array', consumeWith({ retry: [{ maxAttempts: 1 }] }), 'retry'],
+    ['retry: a Date', consumeWith({ retry: new Date(0) }), 'retry'],
+    [
+      'retry.overrides[0].policy: an array',
+      consumeWith({ retry: { overrides: [{ match: TypeError, policy: [] }] } }),
+      'retry.overrides[0].policy',
+    ],
+    ['retryBudget: an array', consumeWith({ retryBudget: [] }), 'retryBudget'],
+    ['circuitBreaker: an array', consumeWith({ circuitBreaker: [] }), 'circuitBreaker'],
+    [
+      'circuitBreaker.downstreams: an array',
+      consumeWith({ circuitBreaker: { downstreams: [{ openMs: 1 }] } }),
+      'circuitBreaker.downstreams',
+    ],
+    [
+      'circuitBreaker.downstreams.db: a string',
+      consumeWith({ circuitBreaker: { downstreams: { db: 'slow' } } }),
+      'circuitBreaker.downstreams.db',
+    ],
+    ['idempotency: a Date', consumeWith({ idempotency: new Date(0) }), 'idempotency'],
+    ['transportOptions: an array', consumeWith({ transportOptions: ['pollers', 2] }), 'transportOptions'],
+    ['createApp shutdown: a string', app({ shutdown: '10s' }), 'shutdown'],
+    ['RetryPolicy.exponential: an array', () => RetryPolicy.exponential([] as never), 'retry'],
+    ['new CircuitBreakers: a Date', () => new CircuitBreakers(new Date(0) as never), 'circuitBreaker'],
+  ])('%s: an InvalidOptionError at construction', (_name, run, option) => {
+    const error = optionError(run);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(/\. Fix: \S/);
+  });
+
+  it('the instances the types allow in place of options, and valid start positions, are accepted', () => {
+    const c = CONSUME_BASES[3]!();
+    const resolved = resolveConsumeOptions(c.channel, c.options as never, c.ctx);
+    expect(resolved.retryPolicy).toBe(c.options.retry);
+    expect(resolved.retryBudget).toBe(c.options.retryBudget);
+    expect(resolved.breakers).toBe(c.options.circuitBreaker);
+    expect(resolved.idempotency).toBe(c.options.idempotency);
+    expect(resolved.startFrom).toEqual({ timestamp: 1_700_000_000_000 });
+    for (const startFrom of ['earliest', 'latest', { timestamp: 0 }, { offset: '0' }])
+      expect(() => consumeWith({ startFrom })()).not.toThrow();
+    // absent collaborators (undefined or null) take the defaults, as before
+    expect(() => createApp({ transport: new FakeTransport(), logger: null, clock: null } as never)).not.toThrow();
+  });
+
+  it('an explicit undefined circuitBreaker.clock means the app clock, as leaving it out does (it meant the system clock)', () => {
+    const c = CONSUME_BASES[0]!();
+    const resolved = consume({
+      ...c,
+      options: { ...c.options, circuitBreaker: { clock: undefined, minimumCalls: 1, openMs: 1_000 } },
+    }) as { breakers: CircuitBreakers };
+    const acquired = resolved.breakers.for('db').tryAcquire();
+    if (!acquired.allowed) throw new Error('a new breaker admits a call');
+    acquired.permit.failure();
+    expect(resolved.breakers.for('db').snapshot().openUntil).toBe(c.ctx.clock.now() + 1_000);
+  });
+
+  // String(value) threw a TypeError for a value without a prototype; these show it with optionValueText
+  it.each<[string, () => unknown, string]>([
+    ['TokenBucket ratePerSecond', () => new TokenBucket({ ratePerSecond: Object.create(null) }), 'ratePerSecond'],
+    ['TokenBucket burst', () => new TokenBucket({ ratePerSecond: 1, burst: Object.create(null) }), 'burst'],
+    ['TokenBucket tryTake', () => new TokenBucket({ ratePerSecond: 1 }).tryTake(Object.create(null)), 'n'],
+    [
+      'RetryPolicy.decide attempt',
+      () =>
+        RetryPolicy.exponential().decide(
+          { attempt: Object.create(null), firstFailureAt: 0, now: 0, error: 1 },
+          Math.random,
+        ),
+      'attempt',
+    ],
+    [
+      'defineHandler timeoutMs',
+      () => defineHandler(OrderPlaced, () => {}, { timeoutMs: Object.create(null) }),
+      'timeoutMs',
+    ],
+    [
+      'MemoryVersionStore maxEntries',
+      () => new MemoryVersionStore({ maxEntries: Object.create(null) }),
+      'versionStore.maxEntries',
+    ],
+    [
+      'KeyedScheduler maxInFlight',
+      () => new KeyedScheduler({ maxInFlight: Object.create(null), maxInFlightBytes: 1 }),
+      'maxInFlight',
+    ],
+    [
+      'MemoryIdempotencyStore maxEntries',
+      () => new MemoryIdempotencyStore({ maxEntries: Object.create(null) }),
+      'idempotencyStore.maxEntries',
+    ],
+    ['MemoryLogTransport assignor', () => new MemoryLogTransport({ assignor: Object.create(null) }), 'assignor'],
+  ])('%s: Object.create(null) is an InvalidOptionError, not a TypeError', (_name, run, option) => {
+    expect(optionError(run).option).toBe(option);
+  });
+
+  it.each<[string, () => Promise<unknown>, string]>([
+    [
+      'MemoryIdempotencyStore claim leaseMs',
+      () => new MemoryIdempotencyStore().claim({ key: 'k', payloadHash: 'h', leaseMs: Object.create(null) }),
+      'leaseMs',
+    ],
+    [
+      'MemoryQueueTransport subscribe options.fanoutEnvelope',
+      async () => {
+        const transport = new MemoryQueueTransport();
+        await transport.start();
+        return transport.subscribe(
+          {
+            destination: 'payments',
+            consumerGroup: 'g',
+            semantics: 'at-least-once',
+            startFrom: 'earliest',
+            maxInFlight: 1,
+            maxInFlightBytes: 1_000,
+            observer: { lag() {}, depth() {} },
+            options: { fanoutEnvelope: Object.create(null) },
+          },
+          () => undefined,
+        );
+      },
+      'options.fanoutEnvelope',
+    ],
+  ])('%s: Object.create(null) rejects with an InvalidOptionError, not a TypeError', async (_name, run, option) => {
+    const error = await run().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe(option);
+  });
+
+  it('app.stop: a deadlineMs without a prototype rejects with an InvalidOptionError, not a TypeError', async () => {
+    const error = await createApp({ transport: new FakeTransport() })
+      .stop({ deadlineMs: Object.create(null) })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('stop.deadlineMs');
+  });
+
+  it('a message version without a prototype is a SWITCHYARD_VALIDATION error, not a TypeError', () => {
+    let error: unknown;
+    try {
+      compareVersions(undefined, Object.create(null));
+    } catch (e) {
+      error = e;
+    }
+    expect(isSwitchyardError(error) && error.code).toBe('SWITCHYARD_VALIDATION');
   });
 });

@@ -4,6 +4,8 @@
 // flatten the systems downstream.
 
 import {
+  assertClock,
+  assertLogger,
   type Clock,
   InvalidOptionError,
   type Logger,
@@ -26,6 +28,7 @@ import {
 import type { DriverAdmin, KafkaDriver } from './driver/driver.js';
 import { KafkajsDriver } from './driver/kafkajs.js';
 import { detectHotPartitions, type HotPartition, type HotPartitionOptions } from './hot-partitions.js';
+import { checkClientSource } from './options.js';
 
 export interface KafkaAdminOptions {
   readonly brokers?: readonly string[];
@@ -95,6 +98,9 @@ export class KafkaAdmin {
         'give exactly one of brokers, kafka and driver',
         'pass brokers: ["127.0.0.1:9092"]',
       );
+    checkClientSource(options);
+    assertLogger('logger', options.logger);
+    assertClock('clock', options.clock);
     const driver =
       options.driver ??
       new KafkajsDriver({

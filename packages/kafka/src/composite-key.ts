@@ -6,14 +6,14 @@
 // `sy-seq-source` naming the producer instance) so a consumer that needs tenant order can restore it.
 
 import { randomUUID } from 'node:crypto';
-import { InvalidOptionError, type OutgoingMessage, partitionForKey } from '@switchyard/core';
+import { InvalidOptionError, type OutgoingMessage, optionValueText, partitionForKey } from '@switchyard/core';
 import { KafkaHeaders } from './records.js';
 
 export function compositeKey(tenant: string, subKey: string, buckets: number): string {
   if (!Number.isInteger(buckets) || buckets < 1)
     throw new InvalidOptionError(
       'buckets',
-      `expected an integer >= 1, got ${String(buckets)}`,
+      `expected an integer >= 1, got ${optionValueText(buckets)}`,
       'pass the number of buckets per tenant, e.g. 8',
     );
   return `${tenant}:${partitionForKey(subKey, buckets)}`;
@@ -43,7 +43,7 @@ export class KeySequencer {
     if (!Number.isInteger(this.#maxKeys) || this.#maxKeys < 1)
       throw new InvalidOptionError(
         'maxKeys',
-        `expected an integer >= 1, got ${String(options.maxKeys)}`,
+        `expected an integer >= 1, got ${optionValueText(options.maxKeys)}`,
         'pass maxKeys: 100000',
       );
     this.source = options.source ?? randomUUID();

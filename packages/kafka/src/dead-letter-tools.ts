@@ -11,6 +11,7 @@ import {
   type DeadLetterRecord,
   InvalidOptionError,
   type Logger,
+  optionValueText,
   readDeadLetterHeaders,
   SwitchyardError,
   setHeader,
@@ -408,7 +409,7 @@ export async function redriveDeadLetters(ctx: ReadContext, options: RedriveDeadL
   if (!(typeof ratePerSecond === 'number' && Number.isFinite(ratePerSecond) && ratePerSecond > 0))
     throw new InvalidOptionError(
       'ratePerSecond',
-      `must be a positive number, got ${String(ratePerSecond)}`,
+      `must be a positive number, got ${optionValueText(ratePerSecond)}`,
       'pass e.g. ratePerSecond: 50',
     );
   if (options.max !== undefined) positiveInt('max', options.max);

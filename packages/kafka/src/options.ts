@@ -3,9 +3,14 @@
 // connection is made, naming the option and the fix.
 
 import {
+  assertClock,
+  assertLogger,
+  assertMethods,
   type Clock,
   InvalidOptionError,
+  isOptionObject,
   type Logger,
+  optionKindText,
   optionValueText,
   silentLogger,
   systemClock,
@@ -230,6 +235,52 @@ export function positiveInt(option: string, value: number, min = 1): void {
     );
 }
 
+/** A switch (`readUncommitted`, `createTopics`, …): a string 'false' would read as true. */
+function flag(option: string, value: unknown): void {
+  if (typeof value !== 'boolean')
+    throw new InvalidOptionError(
+      option,
+      `expected true or false, got ${typeof value === 'string' ? `'${value}'` : optionValueText(value)}`,
+      `set ${option} to a boolean, or leave it out for the default`,
+    );
+}
+
+/**
+ * A nested options object (`consumer`, `producer`, …) without its `undefined` entries, so an explicit
+ * `undefined` means "the default", as leaving the key out does. Anything but a plain object (a
+ * string, an array, a Date, null) is refused instead of merged.
+ */
+function section<T extends object>(option: string, value: T | undefined, example: string): Partial<T> {
+  if (value === undefined) return {};
+  if (!isOptionObject(value))
+    throw new InvalidOptionError(
+      option,
+      `expected an options object, got ${optionKindText(value)}`,
+      `pass e.g. ${option}: ${example}`,
+    );
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A driver, and a kafkajs client, must have the methods the transport calls at construction and subscribe. */
+export function checkClientSource(options: { readonly kafka?: unknown; readonly driver?: unknown }): void {
+  if (options.driver !== undefined)
+    assertMethods(
+      'driver',
+      options.driver,
+      'a KafkaDriver (consumer, producer, admin and partitionForKey functions)',
+      ['consumer', 'producer', 'admin', 'partitionForKey'],
+      'pass an object implementing KafkaDriver, e.g. new KafkajsDriver({ kafka, logger }), or brokers instead',
+    );
+  if (options.kafka !== undefined)
+    assertMethods(
+      'kafka',
+      options.kafka,
+      'a kafkajs Kafka client (consumer, producer and admin functions)',
+      ['consumer', 'producer', 'admin'],
+      "pass new Kafka({ clientId, brokers }) from kafkajs, or brokers: ['host:9092'] instead",
+    );
+}
+
 export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKafkaOptions {
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('options', 'expected an object', 'pass { brokers: ["host:9092"] } or { kafka }');
@@ -257,14 +308,32 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
           'write each broker as "host:port"',
         );
   }
+  checkClientSource(options);
   if (options.client !== undefined && (options.kafka !== undefined || options.driver !== undefined))
     throw new InvalidOptionError(
       'client',
       'client settings only apply when brokers is used',
       'configure the kafkajs client you pass as kafka instead',
     );
+  if (options.client !== undefined && !isOptionObject(options.client))
+    throw new InvalidOptionError(
+      'client',
+      `expected kafkajs client settings as an object, got ${optionKindText(options.client)}`,
+      'pass e.g. client: { ssl: true, connectionTimeout: 3_000 }',
+    );
+  if (options.clientId !== undefined && (typeof options.clientId !== 'string' || options.clientId === ''))
+    throw new InvalidOptionError(
+      'clientId',
+      `expected a non-empty string, got ${typeof options.clientId === 'string' ? "''" : optionKindText(options.clientId)}`,
+      "name the service, e.g. clientId: 'billing'",
+    );
+  assertLogger('logger', options.logger);
+  assertClock('clock', options.clock);
 
-  const consumer = { ...kafkaConsumerDefaults, ...options.consumer } as ResolvedConsumerOptions;
+  const consumer = {
+    ...kafkaConsumerDefaults,
+    ...section('consumer', options.consumer, '{ maxBytes: 10_485_760 }'),
+  } as ResolvedConsumerOptions;
   for (const name of [
     'sessionTimeoutMs',
     'heartbeatIntervalMs',
@@ -280,6 +349,8 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   ] as const)
     positiveInt(`consumer.${name}`, consumer[name]);
   positiveInt('consumer.partitionMaxInFlight', consumer.partitionMaxInFlight, 0);
+  flag('consumer.readUncommitted', consumer.readUncommitted);
+  flag('consumer.allowAutoTopicCreation', consumer.allowAutoTopicCreation);
   if (consumer.heartbeatIntervalMs * 3 > consumer.sessionTimeoutMs)
     throw new InvalidOptionError(
       'consumer.heartbeatIntervalMs',
@@ -302,8 +373,10 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   const producer = {
     ...kafkaProducerDefaults,
     transactionalId: undefined,
-    ...options.producer,
+    ...section('producer', options.producer, '{ lingerMs: 5 }'),
   } as ResolvedKafkaOptions['producer'];
+  flag('producer.idempotent', producer.idempotent);
+  flag('producer.allowAutoTopicCreation', producer.allowAutoTopicCreation);
   for (const name of [
     'batchBytes',
     'bufferBytes',
@@ -353,8 +426,22 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
       'expected a non-empty string',
       'use a stable id per instance, such as the service name plus the pod ordinal',
     );
+  // The transactional producer is idempotent whatever `idempotent` says: kafkajs refuses it without
+  // retries when the transport is built, and refuses each transactional send without acks -1.
+  if (producer.transactionalId !== undefined && producer.acks !== -1)
+    throw new InvalidOptionError(
+      'producer.acks',
+      'a transactional producer (transactionalId) is idempotent and needs acks from all in-sync replicas',
+      'set acks: -1, or drop transactionalId',
+    );
+  if (producer.transactionalId !== undefined && producer.retries < 1)
+    throw new InvalidOptionError(
+      'producer.retries',
+      'a transactional producer (transactionalId) is idempotent and must be allowed to retry',
+      'set retries >= 1, or drop transactionalId',
+    );
 
-  const retryIn = options.retry ?? {};
+  const retryIn = section('retry', options.retry, "{ mode: 'retry-topics' }");
   const park = retryIn.parkSameKey;
   const retry: ResolvedKafkaOptions['retry'] = {
     mode: retryIn.mode ?? kafkaRetryDefaults.mode,
@@ -364,7 +451,10 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
     parkSameKey:
       park === undefined || park === false
         ? undefined
-        : { ...kafkaRetryDefaults.parkSameKey, ...(park === true ? {} : park) },
+        : {
+            ...kafkaRetryDefaults.parkSameKey,
+            ...(park === true ? {} : section('retry.parkSameKey', park, '{ maxKeys: 10_000 } or true')),
+          },
   };
   if (retry.mode !== 'blocking' && retry.mode !== 'retry-topics')
     throw new InvalidOptionError(
@@ -376,6 +466,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   if (retry.topics > 20)
     throw new InvalidOptionError('retry.topics', `${retry.topics} retry tiers`, 'use at most 20 tiers');
   positiveInt('retry.maxDelayMs', retry.maxDelayMs);
+  flag('retry.createTopics', retry.createTopics);
   if (retry.parkSameKey) {
     if (retry.mode !== 'retry-topics')
       throw new InvalidOptionError(
@@ -387,7 +478,10 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
     positiveInt('retry.parkSameKey.ttlMs', retry.parkSameKey.ttlMs);
   }
 
-  const deadLetter = { ...kafkaDeadLetterDefaults, ...options.deadLetter };
+  const deadLetter = {
+    ...kafkaDeadLetterDefaults,
+    ...section('deadLetter', options.deadLetter, "{ suffix: '.dlq' }"),
+  };
   if (typeof deadLetter.suffix !== 'string' || !/^[a-zA-Z0-9._-]+$/.test(deadLetter.suffix))
     throw new InvalidOptionError(
       'deadLetter.suffix',
@@ -396,6 +490,8 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
     );
   positiveInt('deadLetter.timeoutMs', deadLetter.timeoutMs);
   positiveInt('deadLetter.depthIntervalMs', deadLetter.depthIntervalMs, 0);
+  flag('deadLetter.springHeaders', deadLetter.springHeaders);
+  flag('deadLetter.createTopics', deadLetter.createTopics);
 
   return {
     brokers: options.brokers,

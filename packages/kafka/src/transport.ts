@@ -7,6 +7,7 @@ import {
   InvalidOptionError,
   isSwitchyardError,
   type OutgoingMessage,
+  optionValueText,
   type PublishOptions,
   type SubscriptionSpec,
   SwitchyardError,
@@ -149,7 +150,7 @@ export class KafkaTransport implements Transport {
     if (!Number.isInteger(spec.maxInFlight) || spec.maxInFlight < 1)
       throw new InvalidOptionError(
         'maxInFlight',
-        `expected an integer >= 1, got ${String(spec.maxInFlight)}`,
+        `expected an integer >= 1, got ${optionValueText(spec.maxInFlight)}`,
         'set maxInFlight to at least 1',
       );
     if (spec.semantics === 'exactly-once') {

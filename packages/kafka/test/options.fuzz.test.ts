@@ -25,6 +25,7 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveKafkaOptions, resolveSubscriptionOptions } from '../src/options.js';
+import { KafkaTransport } from '../src/transport.js';
 import { FakeDriver } from './support/fake-driver.js';
 
 const RUNS = { numRuns: 300 };
@@ -83,6 +84,20 @@ const KAFKA_BASES: readonly (() => Record<string, unknown>)[] = [
     producer: { idempotent: false, acks: 1, retries: 0 },
     retry: { mode: 'blocking', parkSameKey: false },
   }),
+  // collaborators as plain objects, so the fuzzing reaches their members
+  () => ({
+    driver: {
+      name: 'plain',
+      consumer: () => ({}),
+      producer: () => ({}),
+      admin: () => ({}),
+      partitionForKey: () => 0,
+    },
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    clock: { now: () => 0, sleep: async () => {} },
+    retry: { mode: 'retry-topics', parkSameKey: true },
+  }),
+  () => ({ kafka: { consumer: () => ({}), producer: () => ({}), admin: () => ({}) }, clientId: 'audit' }),
 ];
 
 const CONSUMER_KEYS = [
@@ -125,11 +140,21 @@ const KAFKA_SPACE: OptionMutationSpace = {
     ['brokers', 0],
     ['brokers', 1],
     ['kafka'],
+    ['kafka', 'consumer'],
+    ['kafka', 'producer'],
+    ['kafka', 'admin'],
     ['driver'],
+    ['driver', 'consumer'],
+    ['driver', 'producer'],
+    ['driver', 'admin'],
+    ['driver', 'partitionForKey'],
     ['clientId'],
     ['client'],
     ['logger'],
+    ['logger', 'warn'],
     ['clock'],
+    ['clock', 'now'],
+    ['clock', 'sleep'],
     ...CONSUMER_KEYS.map((k) => ['consumer', k]),
     ...PRODUCER_KEYS.map((k) => ['producer', k]),
     ...RETRY_KEYS.map((k) => ['retry', k]),
@@ -137,7 +162,18 @@ const KAFKA_SPACE: OptionMutationSpace = {
     ['retry', 'parkSameKey', 'ttlMs'],
     ...DEAD_LETTER_KEYS.map((k) => ['deadLetter', k]),
   ],
-  objects: [['consumer'], ['producer'], ['retry'], ['retry', 'parkSameKey'], ['deadLetter'], ['client']],
+  objects: [
+    ['consumer'],
+    ['producer'],
+    ['retry'],
+    ['retry', 'parkSameKey'],
+    ['deadLetter'],
+    ['client'],
+    ['driver'],
+    ['kafka'],
+    ['logger'],
+    ['clock'],
+  ],
   containers: [[], ['consumer'], ['producer'], ['retry'], ['deadLetter']],
 };
 
@@ -188,6 +224,18 @@ describe('Kafka option resolvers under garbage (fuzz)', () => {
         expectReturnsOrNamesAMutation(() => resolveKafkaOptions(options as never), applied);
       }),
       RUNS,
+    );
+  });
+
+  it('new KafkaTransport: garbage options construct or fail with an InvalidOptionError naming a mutated key', () => {
+    // the constructor calls the driver (producer(), admin()) after resolving: a driver or kafkajs
+    // client the resolver let through must not fail there with a TypeError
+    fc.assert(
+      fc.property(baseIndex(KAFKA_BASES), optionMutations(KAFKA_SPACE), (i, mutations) => {
+        const { options, applied } = applyOptionMutations(KAFKA_BASES[i]!(), mutations);
+        expectReturnsOrNamesAMutation(() => new KafkaTransport(options as never), applied);
+      }),
+      { numRuns: 150 },
     );
   });
 

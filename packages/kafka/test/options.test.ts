@@ -1,6 +1,18 @@
 import { InvalidOptionError } from '@switchyard/core';
 import { describe, expect, it } from 'vitest';
-import { detectHotPartitions, KafkaTransport, type KafkaTransportOptions } from '../src/index.js';
+import {
+  compositeKey,
+  detectHotPartitions,
+  KafkaAdmin,
+  KafkaTransport,
+  type KafkaTransportOptions,
+  KeySequencer,
+  kafkaConsumerDefaults,
+  kafkaDeadLetterDefaults,
+  kafkaProducerDefaults,
+  kafkaRetryDefaults,
+} from '../src/index.js';
+import { resolveKafkaOptions } from '../src/options.js';
 import { FakeDriver } from './support/fake-driver.js';
 
 function optionError(options: KafkaTransportOptions): InvalidOptionError {
@@ -97,6 +109,180 @@ describe('KafkaTransport options', () => {
     await expect(transport.subscribe({ ...spec, options: { ratePerSecond: 0 } }, async () => {})).rejects.toMatchObject(
       { option: 'options.ratePerSecond' },
     );
+  });
+});
+
+// Gaps the option fuzzing could not catch: these passed resolveKafkaOptions and then failed with a
+// TypeError in the constructor (`this.driver.producer is not a function`) or later (the first log
+// line, a publish's clock), or were silently merged or read as truthy ('false' turned
+// readUncommitted on). Each is now an InvalidOptionError naming the option, thrown by the constructor.
+describe('KafkaTransport options: validation gaps closed at construction', () => {
+  const plainDriver = () => ({
+    name: 'plain',
+    consumer: () => ({}),
+    producer: () => ({}),
+    admin: () => ({}),
+  });
+  it.each<[string, string, KafkaTransportOptions]>([
+    ['a driver that is a string', 'driver', { driver: 'abc' as never }],
+    ['a driver that is null', 'driver', { driver: null as never }],
+    ['a driver without partitionForKey', 'driver', { driver: plainDriver() as never }],
+    ['a kafka client that is not one', 'kafka', { kafka: { producer() {} } as never }],
+    ['an empty clientId', 'clientId', { brokers: ['h:1'], clientId: '' }],
+    ['a clientId that is a number', 'clientId', { brokers: ['h:1'], clientId: 42 as never }],
+    ['a logger without its methods', 'logger', { brokers: ['h:1'], logger: {} as never }],
+    ['a clock without sleep', 'clock', { brokers: ['h:1'], clock: { now: Date.now } as never }],
+    ['client settings as a string', 'client', { brokers: ['h:1'], client: 'ssl' as never }],
+    ['consumer as a string', 'consumer', { brokers: ['h:1'], consumer: 'fast' as never }],
+    ['producer as an array', 'producer', { brokers: ['h:1'], producer: [{ lingerMs: 0 }] as never }],
+    ['retry as a string', 'retry', { brokers: ['h:1'], retry: 'retry-topics' as never }],
+    ['deadLetter as null', 'deadLetter', { brokers: ['h:1'], deadLetter: null as never }],
+    [
+      'retry.parkSameKey as a string',
+      'retry.parkSameKey',
+      { brokers: ['h:1'], retry: { mode: 'retry-topics', parkSameKey: 'yes' as never } },
+    ],
+    [
+      "consumer.readUncommitted 'false'",
+      'consumer.readUncommitted',
+      { brokers: ['h:1'], consumer: { readUncommitted: 'false' as never } },
+    ],
+    [
+      'consumer.allowAutoTopicCreation 1',
+      'consumer.allowAutoTopicCreation',
+      { brokers: ['h:1'], consumer: { allowAutoTopicCreation: 1 as never } },
+    ],
+    [
+      "producer.idempotent 'true'",
+      'producer.idempotent',
+      { brokers: ['h:1'], producer: { idempotent: 'true' as never } },
+    ],
+    [
+      'producer.allowAutoTopicCreation 0',
+      'producer.allowAutoTopicCreation',
+      { brokers: ['h:1'], producer: { allowAutoTopicCreation: 0 as never } },
+    ],
+    ["retry.createTopics 'no'", 'retry.createTopics', { brokers: ['h:1'], retry: { createTopics: 'no' as never } }],
+    [
+      'deadLetter.springHeaders 1',
+      'deadLetter.springHeaders',
+      { brokers: ['h:1'], deadLetter: { springHeaders: 1 as never } },
+    ],
+    [
+      'deadLetter.createTopics null',
+      'deadLetter.createTopics',
+      { brokers: ['h:1'], deadLetter: { createTopics: null as never } },
+    ],
+    // found by the constructor fuzzing: kafkajs threw building the transactional producer
+    [
+      'a transactional producer without retries',
+      'producer.retries',
+      { driver: new FakeDriver(), producer: { idempotent: false, retries: 0, transactionalId: 'svc-0' } },
+    ],
+    // kafkajs refuses each transactional send without acks -1
+    [
+      'a transactional producer with acks 1',
+      'producer.acks',
+      { driver: new FakeDriver(), producer: { idempotent: false, acks: 1, transactionalId: 'svc-0' } },
+    ],
+  ])('rejects %s at construction, naming %s', (_name, option, options) => {
+    const error = optionError(options);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(/\. Fix: \S/);
+  });
+
+  it('KafkaAdmin: a driver that is not one is an InvalidOptionError, not a TypeError', () => {
+    let error: unknown;
+    try {
+      new KafkaAdmin({ driver: 'abc' as never });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('driver');
+  });
+
+  it('an explicit undefined in consumer, producer, retry or deadLetter means the default, as in the SQS options', () => {
+    // consumer: { maxBytes: undefined } was refused ('consumer.maxBytes: expected an integer >= 1, got undefined')
+    // what TypeScript without exactOptionalPropertyTypes (or JavaScript) lets a caller write
+    const resolved = resolveKafkaOptions({
+      brokers: ['h:1'],
+      consumer: { maxBytes: undefined, readUncommitted: undefined },
+      producer: { lingerMs: undefined, idempotent: undefined, transactionalId: undefined },
+      retry: { mode: 'retry-topics', topics: undefined, parkSameKey: { maxKeys: undefined, ttlMs: 1_000 } },
+      deadLetter: { suffix: undefined, springHeaders: undefined },
+      clientId: undefined,
+      logger: undefined,
+      clock: undefined,
+    } as never);
+    expect(resolved.consumer.maxBytes).toBe(kafkaConsumerDefaults.maxBytes);
+    expect(resolved.consumer.readUncommitted).toBe(false);
+    expect(resolved.producer.lingerMs).toBe(kafkaProducerDefaults.lingerMs);
+    expect(resolved.producer.idempotent).toBe(true);
+    expect(resolved.producer.transactionalId).toBeUndefined();
+    expect(resolved.retry.topics).toBe(kafkaRetryDefaults.topics);
+    expect(resolved.retry.parkSameKey).toEqual({ maxKeys: kafkaRetryDefaults.parkSameKey.maxKeys, ttlMs: 1_000 });
+    expect(resolved.deadLetter.suffix).toBe(kafkaDeadLetterDefaults.suffix);
+    expect(resolved.deadLetter.springHeaders).toBe(true);
+    expect(resolved.clientId).toBe('switchyard');
+  });
+
+  it('still accepts what the types allow: a plain-object driver, a kafkajs-shaped client, a pino-shaped logger', () => {
+    expect(
+      () => new KafkaTransport({ driver: new FakeDriver(), logger: { debug() {}, info() {}, warn() {}, error() {} } }),
+    ).not.toThrow();
+    expect(() =>
+      resolveKafkaOptions({ driver: { ...plainDriver(), partitionForKey: () => 0 } as never, clientId: 'billing' }),
+    ).not.toThrow();
+    expect(() => resolveKafkaOptions({ kafka: { consumer() {}, producer() {}, admin() {} } as never })).not.toThrow();
+    expect(() =>
+      resolveKafkaOptions({ brokers: ['h:1'], retry: { mode: 'retry-topics', parkSameKey: true } }),
+    ).not.toThrow();
+  });
+});
+
+// String(value) threw a TypeError for a value without a prototype; these show it with optionValueText.
+describe('Kafka option errors show any value', () => {
+  const bare = () => Object.create(null) as never;
+
+  it.each<[string, () => unknown]>([
+    ['buckets', () => compositeKey('tenant', 'order-1', bare())],
+    ['maxKeys', () => new KeySequencer({ maxKeys: bare() })],
+  ])('%s: Object.create(null) is an InvalidOptionError, not a TypeError', (option, run) => {
+    let error: unknown;
+    try {
+      run();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe(option);
+  });
+
+  it('transport.subscribe maxInFlight: Object.create(null) rejects with an InvalidOptionError', async () => {
+    const transport = new KafkaTransport({ driver: new FakeDriver() });
+    await expect(
+      transport.subscribe(
+        {
+          destination: 'orders',
+          consumerGroup: 'g',
+          semantics: 'at-least-once',
+          startFrom: 'earliest',
+          maxInFlight: bare(),
+          maxInFlightBytes: 1_000,
+          observer: { lag() {}, depth() {} },
+        },
+        async () => {},
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'maxInFlight' });
+  });
+
+  it('admin.redriveDeadLetters ratePerSecond: Object.create(null) rejects with an InvalidOptionError', async () => {
+    const admin = new KafkaAdmin({ driver: new FakeDriver() });
+    await expect(admin.redriveDeadLetters({ from: 'orders.dlq', ratePerSecond: bare() })).rejects.toMatchObject({
+      name: 'InvalidOptionError',
+      option: 'ratePerSecond',
+    });
   });
 });
 

@@ -2,6 +2,8 @@
 
 import type { SNSClient } from '@aws-sdk/client-sns';
 import {
+  assertClock,
+  assertLogger,
   type Clock,
   InvalidOptionError,
   type Logger,
@@ -80,6 +82,8 @@ export function resolveSnsOptions(options: SnsTransportOptions): ResolvedSnsOpti
       `must look like 'arn:aws:sns:<region>:<account>:', got ${optionValueText(options.topicArnPrefix)}`,
       "pass e.g. 'arn:aws:sns:us-east-1:123456789012:'",
     );
+  assertLogger('logger', options.logger);
+  assertClock('clock', options.clock);
   return {
     client: options.client,
     consumeWith,

@@ -21,6 +21,7 @@ import {
   DEAD_LETTER_HEADER_PREFIX,
   type DeadLetterRecord,
   InvalidOptionError,
+  optionValueText,
   readDeadLetterHeaders,
   SwitchyardError,
   setHeader,
@@ -89,7 +90,11 @@ export async function inspectDeadLetters(
 ): Promise<SqsDeadLetter[]> {
   const limit = options.limit ?? 10;
   if (!Number.isInteger(limit) || limit < 1)
-    throw new InvalidOptionError('limit', `must be a positive integer, got ${String(limit)}`, 'pass e.g. limit: 10');
+    throw new InvalidOptionError(
+      'limit',
+      `must be a positive integer, got ${optionValueText(limit)}`,
+      'pass e.g. limit: 10',
+    );
   const visibilityTimeoutS = options.visibilityTimeoutS ?? 30;
   const queueUrl = await new QueueDirectory(client).urlFor(deadLetterQueue);
   const seen: Message[] = [];
@@ -173,11 +178,15 @@ export async function redrive(options: SqsRedriveOptions): Promise<SqsRedriveRes
   if (!(typeof ratePerSecond === 'number' && Number.isFinite(ratePerSecond) && ratePerSecond > 0))
     throw new InvalidOptionError(
       'ratePerSecond',
-      `must be a positive number, got ${String(ratePerSecond)}`,
+      `must be a positive number, got ${optionValueText(ratePerSecond)}`,
       'pass e.g. ratePerSecond: 50',
     );
   if (options.max !== undefined && !(Number.isInteger(options.max) && options.max > 0))
-    throw new InvalidOptionError('max', `must be a positive integer, got ${String(options.max)}`, 'pass e.g. max: 100');
+    throw new InvalidOptionError(
+      'max',
+      `must be a positive integer, got ${optionValueText(options.max)}`,
+      'pass e.g. max: 100',
+    );
   const mode = options.mode ?? 'auto';
   if (mode === 'move-task' && options.max !== undefined)
     throw new InvalidOptionError(

@@ -3,6 +3,8 @@
 
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
+  assertClock,
+  assertLogger,
   type Clock,
   InvalidOptionError,
   type Logger,
@@ -266,6 +268,14 @@ export function resolveSqsOptions(options: SqsTransportOptions): ResolvedSqsOpti
   );
   if (options.fifo !== undefined && typeof options.fifo !== 'boolean')
     throw new InvalidOptionError('fifo', `must be a boolean, got ${optionValueText(options.fifo)}`, 'pass fifo: true');
+  if (options.abortPollsOnStop !== undefined && typeof options.abortPollsOnStop !== 'boolean')
+    throw new InvalidOptionError(
+      'abortPollsOnStop',
+      `must be a boolean, got ${optionValueText(options.abortPollsOnStop)}`,
+      'pass abortPollsOnStop: true, or leave it out (false)',
+    );
+  assertLogger('logger', options.logger);
+  assertClock('clock', options.clock);
   return {
     client: options.client,
     fifo: options.fifo ?? d.fifo,

@@ -11,7 +11,7 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { InvalidOptionError, SwitchyardError } from '@switchyard/core';
+import { InvalidOptionError, optionValueText, SwitchyardError } from '@switchyard/core';
 import { SqsLimits } from './options.js';
 import { awsErrorName, isQueueMissing } from './queue-directory.js';
 
@@ -158,7 +158,7 @@ function positiveInteger(option: string, value: number | undefined, min: number,
   if (value !== undefined && (!Number.isInteger(value) || value < min || value > max))
     throw new InvalidOptionError(
       option,
-      `must be an integer from ${min} to ${max}, got ${String(value)}`,
+      `must be an integer from ${min} to ${max}, got ${optionValueText(value)}`,
       `pass a value in range`,
     );
 }

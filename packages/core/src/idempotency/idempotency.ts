@@ -9,9 +9,9 @@
 // after its side effect and before `complete` runs again on the next delivery. Exactly-once needs
 // the side effect and the record in one transaction (see the README).
 
-import { type Clock, systemClock } from '../clock.js';
+import { assertClock, type Clock, systemClock } from '../clock.js';
 import type { Envelope } from '../envelope.js';
-import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, isOptionObject, optionKindText, optionValueText, SwitchyardError } from '../errors.js';
 import type { IdempotencyStore } from '../ports/idempotency.js';
 import { payloadHash } from './payload-hash.js';
 
@@ -56,10 +56,10 @@ export class Idempotency {
   readonly #onError: (error: unknown, context: IdempotencyErrorContext) => void;
 
   constructor(options: IdempotencyOptions) {
-    if (typeof options !== 'object' || options === null)
+    if (!isOptionObject(options))
       throw new InvalidOptionError(
         'idempotency',
-        'must be an options object',
+        `must be an options object, got ${optionKindText(options)}`,
         'pass { store: new MemoryIdempotencyStore(), ttlMs }',
       );
     const { store } = options;
@@ -104,6 +104,7 @@ export class Idempotency {
             ? 'pass (error, { operation, key }) => log(...)'
             : `pass e.g. ${name}: (envelope) => envelope.${name === 'key' ? 'id' : 'payload'}`,
         );
+    assertClock('idempotency.clock', options.clock);
     this.store = store;
     this.ttlMs = ttlMs;
     this.leaseMs = leaseMs;

@@ -10,7 +10,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, optionValueText } from '../errors.js';
 import type { ClaimRequest, ClaimResult, IdempotencyStore } from '../ports/idempotency.js';
 import { LruMap } from './lru-map.js';
 
@@ -64,7 +64,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (!(Number.isInteger(maxEntries) && maxEntries >= 1))
       throw new InvalidOptionError(
         'idempotencyStore.maxEntries',
-        `must be a whole number >= 1, got ${String(maxEntries)}`,
+        `must be a whole number >= 1, got ${optionValueText(maxEntries)}`,
         'pass e.g. 100_000',
       );
     this.maxEntries = maxEntries;
@@ -239,7 +239,7 @@ function checkDuration(name: string, ms: number): void {
   if (!(Number.isFinite(ms) && ms > 0))
     throw new InvalidOptionError(
       name,
-      `must be a positive finite number of ms, got ${String(ms)}`,
+      `must be a positive finite number of ms, got ${optionValueText(ms)}`,
       `pass e.g. ${name}: 30_000`,
     );
 }

@@ -8,7 +8,7 @@
 // for an entity within a consumer. Across processes, the sink's own write must still be
 // conditional (the SQL in the README): the guard saves work, the database keeps the invariant.
 
-import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
 import { LruMap } from './lru-map.js';
 
 export type VersionComparison = 'newer' | 'same' | 'older';
@@ -45,7 +45,7 @@ export class MemoryVersionStore implements VersionStore {
     if (!(Number.isInteger(maxEntries) && maxEntries >= 1))
       throw new InvalidOptionError(
         'versionStore.maxEntries',
-        `must be a whole number >= 1, got ${String(maxEntries)}`,
+        `must be a whole number >= 1, got ${optionValueText(maxEntries)}`,
         'pass e.g. 100_000',
       );
     this.maxEntries = maxEntries;
@@ -119,6 +119,6 @@ function toVersion(version: number | bigint): bigint {
   throw new SwitchyardError(
     'SWITCHYARD_VALIDATION',
     `a message version must be a safe integer or a bigint, got ${typeof version === 'number' ? String(version) : typeof version}`,
-    { retryable: false, details: { version: String(version) } },
+    { retryable: false, details: { version: optionValueText(version) } },
   );
 }

@@ -8,7 +8,7 @@
 
 import type { Clock } from '../clock.js';
 import type { OutgoingMessage } from '../envelope.js';
-import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
 import { OffsetWatermark } from '../offset-watermark.js';
 import type {
   Delivery,
@@ -151,7 +151,11 @@ export class MemoryLogTransport implements Transport {
 function checkAssignor(option: string, value: unknown): PartitionAssignor | undefined {
   if (value === undefined) return undefined;
   if (value === 'range' || value === 'round-robin') return value;
-  throw new InvalidOptionError(option, `must be 'range' or 'round-robin', got ${String(value)}`, "pass 'range'");
+  throw new InvalidOptionError(
+    option,
+    `must be 'range' or 'round-robin', got ${optionValueText(value)}`,
+    "pass 'range'",
+  );
 }
 
 /** One owned partition, from assignment to revocation. */

@@ -7,7 +7,7 @@
 
 import type { Clock } from '../clock.js';
 import type { OutgoingMessage } from '../envelope.js';
-import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
 import type {
   Delivery,
   DeliverySink,
@@ -135,14 +135,14 @@ export class MemoryQueueTransport implements Transport {
     )
       throw new InvalidOptionError(
         'options.visibilityTimeoutMs',
-        `must be from 1 to 43_200_000 ms (12 hours), got ${String(lease)}`,
+        `must be from 1 to 43_200_000 ms (12 hours), got ${optionValueText(lease)}`,
         'pass e.g. 30_000, or leave it out to use the transport lease',
       );
     const envelope = spec.options?.fanoutEnvelope ?? 'unwrap';
     if (envelope !== 'unwrap' && envelope !== 'keep')
       throw new InvalidOptionError(
         'options.fanoutEnvelope',
-        `must be 'unwrap' or 'keep', got ${String(envelope)}`,
+        `must be 'unwrap' or 'keep', got ${optionValueText(envelope)}`,
         "pass 'unwrap'",
       );
     if (typeof spec.startFrom === 'object')

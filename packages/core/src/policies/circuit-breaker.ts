@@ -6,8 +6,8 @@
 // caller reports as failure counts (the runtime reports retryable downstream errors, not
 // validation failures, which say nothing about the downstream's health).
 
-import { type Clock, systemClock } from '../clock.js';
-import { InvalidOptionError, optionValueText } from '../errors.js';
+import { assertClock, type Clock, systemClock } from '../clock.js';
+import { InvalidOptionError, isOptionObject, optionKindText, optionValueText } from '../errors.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -106,8 +106,12 @@ export class CircuitBreaker {
   #trialSuccesses = 0;
 
   constructor(options: CircuitBreakerOptions) {
-    if (typeof options !== 'object' || options === null)
-      throw new InvalidOptionError('circuitBreaker', 'must be an options object', "pass e.g. { name: 'payments-api' }");
+    if (!isOptionObject(options))
+      throw new InvalidOptionError(
+        'circuitBreaker',
+        `must be an options object, got ${optionKindText(options)}`,
+        "pass e.g. { name: 'payments-api' }",
+      );
     if (typeof options.name !== 'string' || options.name === '')
       throw new InvalidOptionError(
         'circuitBreaker.name',
@@ -247,10 +251,10 @@ export class CircuitBreakers {
   readonly #breakers = new Map<string, CircuitBreaker>();
 
   constructor(defaults: CircuitBreakersOptions = {}) {
-    if (typeof defaults !== 'object' || defaults === null)
+    if (!isOptionObject(defaults))
       throw new InvalidOptionError(
         'circuitBreaker',
-        'must be an options object',
+        `must be an options object, got ${optionKindText(defaults)}`,
         'pass e.g. { failureRateThreshold: 0.5 }',
       );
     const { onStateChange, downstreams, ...settings } = defaults;
@@ -260,16 +264,23 @@ export class CircuitBreakers {
         'must be a function',
         'pass ({ name, from, to }) => log(name, from, to)',
       );
-    if (downstreams !== undefined && (typeof downstreams !== 'object' || downstreams === null))
+    if (downstreams !== undefined && !isOptionObject(downstreams))
       throw new InvalidOptionError(
         'circuitBreaker.downstreams',
-        'must be an object keyed by downstream name',
+        `must be an object keyed by downstream name, got ${optionKindText(downstreams)}`,
         "pass e.g. { 'payments-api': { openMs: 60_000 } }",
       );
     // Validate now, not when a message first reaches a downstream.
     resolveSettings(settings, 'circuitBreaker');
-    for (const [name, own] of Object.entries(downstreams ?? {}))
+    for (const [name, own] of Object.entries(downstreams ?? {})) {
+      if (!isOptionObject(own))
+        throw new InvalidOptionError(
+          `circuitBreaker.downstreams.${name}`,
+          `must be the downstream's settings object, got ${optionKindText(own)}`,
+          "pass e.g. { 'payments-api': { openMs: 60_000 } }",
+        );
       resolveSettings({ ...settings, ...own }, `circuitBreaker.downstreams.${name}`);
+    }
     this.#defaults = settings;
     this.#downstreams = downstreams ?? {};
     this.#onStateChange = onStateChange;
@@ -342,12 +353,7 @@ function resolveSettings(options: CircuitBreakerSettings, prefix: string): Resol
       `must be a positive finite number of ms, got ${optionValueText(halfOpenWaitMs)}`,
       'pass e.g. 1_000',
     );
+  assertClock(`${prefix}.clock`, options.clock);
   const clock = options.clock ?? systemClock;
-  if (typeof clock?.now !== 'function')
-    throw new InvalidOptionError(
-      `${prefix}.clock`,
-      'must be a Clock with now() and sleep()',
-      'pass systemClock or a test clock',
-    );
   return { failureRateThreshold, minimumCalls, windowMs, openMs, halfOpenMaxCalls, halfOpenWaitMs, clock };
 }

@@ -5,8 +5,8 @@
 // where the second term lets a quiet consumer still retry. The window is a ring of buckets, so
 // memory stays fixed however much traffic passes.
 
-import { type Clock, systemClock } from '../clock.js';
-import { InvalidOptionError, optionValueText } from '../errors.js';
+import { assertClock, type Clock, systemClock } from '../clock.js';
+import { InvalidOptionError, isOptionObject, optionKindText, optionValueText } from '../errors.js';
 
 export interface RetryBudgetOptions {
   /** Retries allowed per first attempt in the window. Default 0.1 (10 %). */
@@ -50,8 +50,12 @@ export class RetryBudget {
   readonly #retries: number[];
 
   constructor(options: RetryBudgetOptions = {}) {
-    if (typeof options !== 'object' || options === null)
-      throw new InvalidOptionError('retryBudget', 'must be an options object', 'pass e.g. { ratio: 0.1 }');
+    if (!isOptionObject(options))
+      throw new InvalidOptionError(
+        'retryBudget',
+        `must be an options object, got ${optionKindText(options)}`,
+        'pass e.g. { ratio: 0.1 }',
+      );
     const ratio = options.ratio ?? retryBudgetDefaults.ratio;
     if (!(Number.isFinite(ratio) && ratio >= 0))
       throw new InvalidOptionError(
@@ -80,6 +84,7 @@ export class RetryBudget {
         `must be a whole number from 1 to 1000, got ${optionValueText(buckets)}`,
         'pass e.g. 10',
       );
+    assertClock('retryBudget.clock', options.clock);
     this.ratio = ratio;
     this.minRetriesPerSecond = minRetriesPerSecond;
     this.windowMs = windowMs;

@@ -7,7 +7,16 @@
 // of making them retry in lockstep.
 
 import type { RandomSource } from '../clock.js';
-import { causeChain, type ErrorCode, ErrorCodes, InvalidOptionError, isRetryable, optionValueText } from '../errors.js';
+import {
+  causeChain,
+  type ErrorCode,
+  ErrorCodes,
+  InvalidOptionError,
+  isOptionObject,
+  isRetryable,
+  optionKindText,
+  optionValueText,
+} from '../errors.js';
 
 export interface RetryPolicyOptions {
   /** Total deliveries including the first; 1 = never retry. Default 5. `Infinity` with `maxElapsedMs` bounds by time only. */
@@ -95,8 +104,12 @@ export class RetryPolicy {
 
   /** Exponential backoff with full jitter; throws InvalidOptionError (`retry.<option>`) on bad options. */
   static exponential(options: RetryPolicyOptions = {}): RetryPolicy {
-    if (typeof options !== 'object' || options === null)
-      throw new InvalidOptionError('retry', 'must be an options object', 'pass e.g. { maxAttempts: 5 }');
+    if (!isOptionObject(options))
+      throw new InvalidOptionError(
+        'retry',
+        `must be an options object, got ${optionKindText(options)}`,
+        'pass e.g. { maxAttempts: 5 }',
+      );
     const base = resolveBackoff(options, retryPolicyDefaults, 'retry');
     const overrides = resolveOverrides(options.overrides, base);
     return new RetryPolicy(Object.freeze({ ...base, overrides }));
@@ -112,7 +125,7 @@ export class RetryPolicy {
     if (!(Number.isInteger(attempt) && attempt >= 1))
       throw new InvalidOptionError(
         'attempt',
-        `must be an integer of at least 1, got ${String(attempt)}`,
+        `must be an integer of at least 1, got ${optionValueText(attempt)}`,
         'pass the 1-based attempt that just failed',
       );
 
@@ -207,10 +220,10 @@ function resolveOverrides(overrides: unknown, base: ResolvedBackoff): readonly R
   return Object.freeze(
     overrides.map((override: unknown, i): ResolvedRetryOverride => {
       const where = `retry.overrides[${i}]`;
-      if (typeof override !== 'object' || override === null)
+      if (!isOptionObject(override))
         throw new InvalidOptionError(
           where,
-          'must be an object { match, policy }',
+          `must be an object { match, policy }, got ${optionKindText(override)}`,
           'pass e.g. { match: TimeoutError, policy: { maxAttempts: 10 } }',
         );
       const { match, policy } = override as { match?: unknown; policy?: unknown };
@@ -229,10 +242,10 @@ function resolveOverrides(overrides: unknown, base: ResolvedBackoff): readonly R
         );
       }
       if (policy === 'no-retry') return Object.freeze({ match: match as RetryMatcher, policy });
-      if (typeof policy !== 'object' || policy === null)
+      if (!isOptionObject(policy))
         throw new InvalidOptionError(
           `${where}.policy`,
-          "must be 'no-retry' or retry options",
+          `must be 'no-retry' or retry options, got ${optionKindText(policy)}`,
           "pass 'no-retry' or e.g. { maxAttempts: 10 }",
         );
       if ('overrides' in policy)

@@ -3,8 +3,8 @@
 // below zero) and sleeps until they would have been there, so concurrent callers are served in
 // call order and none is starved. Time comes from the injected clock: tests list waits.
 
-import { type Clock, systemClock } from '../clock.js';
-import { InvalidOptionError } from '../errors.js';
+import { assertClock, type Clock, systemClock } from '../clock.js';
+import { InvalidOptionError, optionValueText } from '../errors.js';
 
 /** Float refills land a hair short of whole tokens; this much short still counts. */
 const EPSILON = 1e-9;
@@ -31,16 +31,17 @@ export class TokenBucket {
     if (!(typeof ratePerSecond === 'number' && Number.isFinite(ratePerSecond) && ratePerSecond > 0))
       throw new InvalidOptionError(
         'ratePerSecond',
-        `must be a positive finite number, got ${String(ratePerSecond)}`,
+        `must be a positive finite number, got ${optionValueText(ratePerSecond)}`,
         'pass e.g. ratePerSecond: 50',
       );
     const burst = options.burst ?? 1;
     if (!(Number.isFinite(burst) && burst >= 1))
       throw new InvalidOptionError(
         'burst',
-        `must be a finite number of at least 1, got ${String(burst)}`,
+        `must be a finite number of at least 1, got ${optionValueText(burst)}`,
         'pass e.g. burst: 10, or leave it out',
       );
+    assertClock('clock', options.clock);
     this.ratePerSecond = ratePerSecond;
     this.burst = burst;
     this.#clock = options.clock ?? systemClock;
@@ -90,7 +91,7 @@ export class TokenBucket {
     if (!(Number.isFinite(n) && n > 0 && n <= this.burst))
       throw new InvalidOptionError(
         'n',
-        `must be a positive number of tokens up to burst (${this.burst}), got ${String(n)}`,
+        `must be a positive number of tokens up to burst (${this.burst}), got ${optionValueText(n)}`,
         'take at most burst tokens at once, or raise burst',
       );
   }

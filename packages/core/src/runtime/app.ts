@@ -7,7 +7,7 @@
 //   await app.stop();
 
 import type { MeterProvider, TextMapPropagator, TracerProvider } from '@opentelemetry/api';
-import { type Clock, type RandomSource, systemClock, systemRandom } from '../clock.js';
+import { assertClock, type Clock, type RandomSource, systemClock, systemRandom } from '../clock.js';
 import {
   type AnyContract,
   assertChannelFits,
@@ -20,15 +20,23 @@ import {
 } from '../contracts.js';
 import { consumerDefinitionsOf } from '../decorators.js';
 import type { OutgoingMessage } from '../envelope.js';
-import { InvalidOptionError, isSwitchyardError, optionValueText, SwitchyardError } from '../errors.js';
+import {
+  assertMethods,
+  InvalidOptionError,
+  isOptionObject,
+  isSwitchyardError,
+  optionKindText,
+  optionValueText,
+  SwitchyardError,
+} from '../errors.js';
 import { type SwitchyardEvents, TypedEvents } from '../events.js';
-import { childLogger, type Logger, silentLogger } from '../logger.js';
+import { assertLogger, childLogger, type Logger, silentLogger } from '../logger.js';
 import type { Transport, TransportHealth } from '../ports/transport.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { type EncodeOptions, encodeMessage, encodeMessageSync } from '../wire.js';
 import { type ConsumerHealth, ConsumerRuntime } from './consumer.js';
 import { messageScope } from './message-scope.js';
-import { type ConsumeOptions, type ResolvedConsumer, resolveConsumeOptions } from './options.js';
+import { assertTransport, type ConsumeOptions, type ResolvedConsumer, resolveConsumeOptions } from './options.js';
 
 export interface AppOptions {
   readonly transport: Transport;
@@ -174,11 +182,12 @@ class SwitchyardApp implements App {
     if (typeof options !== 'object' || options === null)
       throw new InvalidOptionError('createApp.options', 'must be an object', 'pass createApp({ transport })');
     const { transport } = options;
-    if (!transport || typeof transport.subscribe !== 'function' || typeof transport.publish !== 'function')
+    assertTransport(transport, 'pass a transport, e.g. createApp({ transport: new MemoryLogTransport() })');
+    if (options.shutdown !== undefined && !isOptionObject(options.shutdown))
       throw new InvalidOptionError(
-        'transport',
-        'is missing or not a Transport',
-        'pass a transport, e.g. createApp({ transport: new MemoryLogTransport() })',
+        'shutdown',
+        `must be an options object, got ${optionKindText(options.shutdown)}`,
+        'pass e.g. shutdown: { deadlineMs: 30_000 }',
       );
     const deadlineMs = options.shutdown?.deadlineMs ?? appDefaults.shutdownDeadlineMs;
     if (!(Number.isFinite(deadlineMs) && deadlineMs >= 0))
@@ -203,6 +212,23 @@ class SwitchyardApp implements App {
           `pass ${example}, or leave it out for the global one`,
         );
     }
+    // Checked now: each is first called long after construction (a log line, a retry, a span).
+    assertLogger('logger', options.logger);
+    assertClock('clock', options.clock);
+    if (options.random !== undefined && options.random !== null && typeof options.random !== 'function')
+      throw new InvalidOptionError(
+        'random',
+        `must be a function returning a number in [0, 1), got ${optionKindText(options.random)}`,
+        'pass Math.random, or a seeded source in tests',
+      );
+    if (options.propagator !== undefined && options.propagator !== null)
+      assertMethods(
+        'propagator',
+        options.propagator,
+        'an OpenTelemetry TextMapPropagator (inject and extract functions)',
+        ['inject', 'extract'],
+        'pass new W3CTraceContextPropagator() from @opentelemetry/core, or leave it out for the global one',
+      );
     this.#transport = transport;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
@@ -279,7 +305,7 @@ class SwitchyardApp implements App {
       return Promise.reject(
         new InvalidOptionError(
           'stop.deadlineMs',
-          `must be a non-negative number, got ${String(deadlineMs)}`,
+          `must be a non-negative number, got ${optionValueText(deadlineMs)}`,
           'pass e.g. { deadlineMs: 10_000 }',
         ),
       );

@@ -5,8 +5,15 @@
 import type { Clock, RandomSource } from '../clock.js';
 import type { AnyContract, Channel } from '../contracts.js';
 import type { RawMessage } from '../envelope.js';
-import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
-import type { HandlerDefinition } from '../handlers.js';
+import {
+  assertMethods,
+  InvalidOptionError,
+  isOptionObject,
+  optionKindText,
+  optionValueText,
+  SwitchyardError,
+} from '../errors.js';
+import { downstreamText, type HandlerDefinition, isDownstreamName } from '../handlers.js';
 import { Idempotency, type IdempotencyOptions } from '../idempotency/idempotency.js';
 import { StaleEventGuard, type VersionStore } from '../idempotency/stale-event-guard.js';
 import { CircuitBreakers, type CircuitBreakersOptions } from '../policies/circuit-breaker.js';
@@ -147,12 +154,7 @@ export function resolveConsumeOptions(
     );
 
   const transport = options.transport ?? ctx.transport;
-  if (!transport || typeof transport.subscribe !== 'function' || !transport.capabilities)
-    throw new InvalidOptionError(
-      'transport',
-      'is not a Transport',
-      'pass a transport from @switchyard/kafka, /sqs or the memory transport',
-    );
+  assertTransport(transport, 'pass a transport from @switchyard/kafka, /sqs or the memory transport');
   const caps = transport.capabilities;
 
   const semantics = options.semantics ?? consumerDefaults.semantics;
@@ -221,10 +223,23 @@ export function resolveConsumeOptions(
         `is a second handler for '${name}'`,
         'handle each message type once per consumer',
       );
+    if (handler.options !== undefined && !isOptionObject(handler.options))
+      throw new InvalidOptionError(
+        `${where}.options (${name})`,
+        `must be the handler's options object, got ${optionKindText(handler.options)}`,
+        'create handlers with defineHandler(contract, fn, { timeoutMs, downstream })',
+      );
     const timeoutMs = handler.options?.timeoutMs ?? options.timeoutMs;
     if (handler.options?.timeoutMs !== undefined)
       checkTimeout(`${where}.options.timeoutMs (${name})`, handler.options.timeoutMs, caps.leaseMs);
-    handlers.set(name, { definition: handler, timeoutMs, downstream: handler.options?.downstream });
+    const downstream = handler.options?.downstream;
+    if (downstream !== undefined && !isDownstreamName(downstream))
+      throw new InvalidOptionError(
+        `${where}.options.downstream (${name})`,
+        `must be a non-empty string (its circuit breaker's name), got ${downstreamText(downstream)}`,
+        "pass e.g. downstream: 'payments-api'",
+      );
+    handlers.set(name, { definition: handler, timeoutMs, downstream });
   }
 
   if (options.resolveType !== undefined && typeof options.resolveType !== 'function')
@@ -236,7 +251,9 @@ export function resolveConsumeOptions(
 
   // The transport may name its own default (SQS names cannot hold `.dlq`).
   const defaultDeadLetter =
-    transport.deadLetterDestinationFor?.(channel.name) ?? `${channel.name}${consumerDefaults.dlqSuffix}`;
+    (typeof transport.deadLetterDestinationFor === 'function'
+      ? transport.deadLetterDestinationFor(channel.name)
+      : undefined) ?? `${channel.name}${consumerDefaults.dlqSuffix}`;
   const deadLetterDestination = options.deadLetterDestination ?? defaultDeadLetter;
   if (typeof deadLetterDestination !== 'string' || deadLetterDestination === '')
     throw new InvalidOptionError(
@@ -251,6 +268,7 @@ export function resolveConsumeOptions(
       `use a separate destination such as '${channel.name}.dlq'`,
     );
 
+  const startFrom = resolveStartFrom(options.startFrom);
   const retryPolicy = resolveRetry(options.retry);
   const retryBudget = resolveBudget(options.retryBudget, ctx.clock);
   const needsBreakers = [...handlers.values()].some((h) => h.downstream !== undefined);
@@ -258,15 +276,22 @@ export function resolveConsumeOptions(
   if (isCircuitBreakers(options.circuitBreaker)) breakers = options.circuitBreaker;
   else if (options.circuitBreaker !== undefined || needsBreakers) {
     const own = options.circuitBreaker;
-    if (own !== undefined && (typeof own !== 'object' || own === null))
+    if (own !== undefined && !isOptionObject(own))
       throw new InvalidOptionError(
         'circuitBreaker',
-        'must be CircuitBreakers or its options',
+        `must be CircuitBreakers or its options object, got ${optionKindText(own)}`,
         'pass { failureRateThreshold: 0.5, openMs: 30_000 }',
       );
+    // Checked here: the breakers get the wrapper below, so their own check only sees a function.
+    if (own?.onStateChange !== undefined && typeof own.onStateChange !== 'function')
+      throw new InvalidOptionError(
+        'circuitBreaker.onStateChange',
+        `must be a function, got ${optionKindText(own.onStateChange)}`,
+        'pass ({ name, from, to }) => log(name, from, to)',
+      );
     breakers = new CircuitBreakers({
-      clock: ctx.clock,
       ...own,
+      clock: own?.clock ?? ctx.clock,
       onStateChange: (change) => {
         ctx.onBreakerStateChange(change.name, change.from, change.to);
         own?.onStateChange?.(change);
@@ -277,12 +302,17 @@ export function resolveConsumeOptions(
   let idempotency: Idempotency | undefined;
   if (isIdempotency(options.idempotency)) idempotency = options.idempotency;
   else if (options.idempotency !== undefined) {
-    if (typeof options.idempotency !== 'object' || options.idempotency === null)
-      throw new InvalidOptionError('idempotency', 'must be an Idempotency or its options', 'pass { store, ttlMs }');
+    if (!isOptionObject(options.idempotency))
+      throw new InvalidOptionError(
+        'idempotency',
+        `must be an Idempotency or its options object, got ${optionKindText(options.idempotency)}`,
+        'pass { store, ttlMs }',
+      );
+    const reportError: NonNullable<IdempotencyOptions['onError']> = (error, { operation, key }) =>
+      ctx.reportError(error, `idempotency store failed to ${operation} key '${key}' (consumer '${options.group}')`);
     idempotency = new Idempotency({
-      onError: (error, { operation, key }) =>
-        ctx.reportError(error, `idempotency store failed to ${operation} key '${key}' (consumer '${options.group}')`),
       ...options.idempotency,
+      onError: options.idempotency.onError === undefined ? reportError : options.idempotency.onError,
     });
   }
 
@@ -298,13 +328,10 @@ export function resolveConsumeOptions(
     staleGuard = new StaleEventGuard(options.versionStore);
   }
 
-  if (
-    options.transportOptions !== undefined &&
-    (typeof options.transportOptions !== 'object' || options.transportOptions === null)
-  )
+  if (options.transportOptions !== undefined && !isOptionObject(options.transportOptions))
     throw new InvalidOptionError(
       'transportOptions',
-      'must be an object',
+      `must be an options object, got ${optionKindText(options.transportOptions)}`,
       'pass the transport-specific options as an object',
     );
 
@@ -321,7 +348,7 @@ export function resolveConsumeOptions(
     maxInFlight,
     maxInFlightBytes,
     deadLetterDestination,
-    startFrom: options.startFrom ?? consumerDefaults.startFrom,
+    startFrom,
     resolveType: options.resolveType,
     transport,
     transportOptions: options.transportOptions,
@@ -343,12 +370,78 @@ function checkTimeout(option: string, timeoutMs: number, leaseMs: number | undef
     );
 }
 
+/**
+ * Refuses a transport without the Transport port's required members (start, subscribe, publish,
+ * close and health functions, a capabilities object), which would otherwise fail with a TypeError
+ * when the app first starts, publishes, reports health or stops.
+ */
+export function assertTransport(transport: unknown, fix: string): asserts transport is Transport {
+  assertMethods(
+    'transport',
+    transport,
+    'a Transport (start, subscribe, publish, close and health functions)',
+    ['start', 'subscribe', 'publish', 'close', 'health'],
+    fix,
+  );
+  const { capabilities } = transport as { capabilities?: unknown };
+  if (typeof capabilities !== 'object' || capabilities === null)
+    throw new InvalidOptionError('transport', 'is not a Transport: it declares no capabilities', fix);
+}
+
+const START_POSITIONS = ['earliest', 'latest'];
+
+/** `'earliest'`, `'latest'`, `{ timestamp }` (ms since the epoch) or `{ offset }` (a decimal string). */
+function resolveStartFrom(startFrom: unknown): StartPosition {
+  if (startFrom === undefined) return consumerDefaults.startFrom;
+  const fix = "pass 'earliest', 'latest', { timestamp: Date.parse('2024-05-01T00:00:00Z') } or { offset: '42' }";
+  if (typeof startFrom === 'string') {
+    if (START_POSITIONS.includes(startFrom)) return startFrom as StartPosition;
+    throw new InvalidOptionError(
+      'startFrom',
+      `must be 'earliest', 'latest', { timestamp } or { offset }, got '${startFrom}'`,
+      fix,
+    );
+  }
+  if (!isOptionObject(startFrom))
+    throw new InvalidOptionError(
+      'startFrom',
+      `must be 'earliest', 'latest', { timestamp } or { offset }, got ${optionKindText(startFrom)}`,
+      fix,
+    );
+  const hasTimestamp = startFrom.timestamp !== undefined;
+  const hasOffset = startFrom.offset !== undefined;
+  if (hasTimestamp === hasOffset)
+    throw new InvalidOptionError(
+      'startFrom',
+      hasTimestamp ? 'gives both a timestamp and an offset' : 'is an object with neither timestamp nor offset',
+      fix,
+    );
+  if (hasTimestamp) {
+    const { timestamp } = startFrom;
+    if (!(typeof timestamp === 'number' && Number.isSafeInteger(timestamp) && timestamp >= 0))
+      throw new InvalidOptionError(
+        'startFrom.timestamp',
+        `must be a whole number of ms since the epoch, got ${optionValueText(timestamp)}`,
+        'pass e.g. { timestamp: Date.now() - 3_600_000 } (a Date: date.getTime())',
+      );
+    return { timestamp };
+  }
+  const { offset } = startFrom;
+  if (!(typeof offset === 'string' && /^\d+$/.test(offset)))
+    throw new InvalidOptionError(
+      'startFrom.offset',
+      `must be an offset as a decimal string, got ${typeof offset === 'string' ? `'${offset}'` : optionKindText(offset)}`,
+      "pass e.g. { offset: '42' }",
+    );
+  return { offset };
+}
+
 function resolveRetry(retry: RetryPolicy | RetryPolicyOptions | undefined): RetryPolicy {
   if (isRetryPolicy(retry)) return retry;
-  if (retry !== undefined && (typeof retry !== 'object' || retry === null))
+  if (retry !== undefined && !isOptionObject(retry))
     throw new InvalidOptionError(
       'retry',
-      'must be a RetryPolicy or its options',
+      `must be a RetryPolicy or its options object, got ${optionKindText(retry)}`,
       'pass RetryPolicy.exponential({ maxAttempts: 5 }) or { maxAttempts: 5 }',
     );
   return RetryPolicy.exponential(retry);
@@ -360,13 +453,14 @@ function resolveBudget(
 ): RetryBudget | undefined {
   if (budget === false) return undefined;
   if (isRetryBudget(budget)) return budget;
-  if (budget !== undefined && (typeof budget !== 'object' || budget === null))
+  if (budget === undefined) return new RetryBudget({ clock });
+  if (!isOptionObject(budget))
     throw new InvalidOptionError(
       'retryBudget',
-      'must be a RetryBudget, its options or false',
+      `must be a RetryBudget, its options object or false, got ${optionKindText(budget)}`,
       'pass { ratio: 0.1 } or false',
     );
-  return new RetryBudget({ clock, ...(budget ?? {}) });
+  return new RetryBudget({ ...budget, clock: budget.clock ?? clock });
 }
 
 // Instances are recognised by shape, not `instanceof`, so a policy built by another copy of the

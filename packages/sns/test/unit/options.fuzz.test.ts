@@ -60,9 +60,13 @@ const SNS_SPACE: OptionMutationSpace = {
     ['publishConcurrency'],
     ['publishAttempts'],
     ['clock'],
+    ['clock', 'now'],
+    ['clock', 'sleep'],
     ['logger'],
+    ['logger', 'warn'],
+    ['logger', 'debug'],
   ],
-  objects: [['client'], ['consumeWith']],
+  objects: [['client'], ['consumeWith'], ['clock'], ['logger']],
   containers: [[]],
 };
 
@@ -118,6 +122,23 @@ describe('regressions found by the option fuzzing', () => {
     ['topicArnPrefix', () => resolveSnsOptions({ client, topicArnPrefix: Object.create(null) })],
     ['publishConcurrency', () => resolveSnsOptions({ client, publishConcurrency: Object.create(null) })],
   ])('%s: null or Object.create(null) is an InvalidOptionError, not a TypeError', (option, run) => {
+    const error = optionError(run);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(/\. Fix: \S/);
+  });
+});
+
+// Gaps the fuzzing could not catch: accepted by resolveSnsOptions, then a TypeError at the first log
+// line or clock read of a publish.
+describe('validation gaps closed at construction', () => {
+  it.each<[string, () => unknown, string]>([
+    ['logger: {}', () => resolveSnsOptions({ client, logger: {} as never }), 'logger'],
+    ['logger: a function', () => resolveSnsOptions({ client, logger: console.log as never }), 'logger'],
+    ['clock: a number', () => resolveSnsOptions({ client, clock: 0 as never }), 'clock'],
+    ['clock: without now', () => resolveSnsOptions({ client, clock: { sleep: async () => {} } as never }), 'clock'],
+    // the client's send was already checked; kept as an example
+    ['client without send (refused before too)', () => resolveSnsOptions({ client: { send: 1 } as never }), 'client'],
+  ])('%s: an InvalidOptionError naming the option', (_name, run, option) => {
     const error = optionError(run);
     expect(error.option).toBe(option);
     expect(error.message).toMatch(/\. Fix: \S/);

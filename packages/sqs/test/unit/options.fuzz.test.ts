@@ -26,7 +26,9 @@ import {
 } from '@switchyard/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { inspectDeadLetters, redrive } from '../../src/dead-letter-tools.js';
 import { resolveSqsOptions, resolveSubscriptionOptions } from '../../src/options.js';
+import { createQueueWithDeadLetter } from '../../src/provisioning.js';
 
 const RUNS = { numRuns: 300 };
 
@@ -76,9 +78,13 @@ const SQS_SPACE: OptionMutationSpace = {
     ['publishConcurrency'],
     ['publishAttempts'],
     ['clock'],
+    ['clock', 'now'],
+    ['clock', 'sleep'],
     ['logger'],
+    ['logger', 'info'],
+    ['logger', 'error'],
   ],
-  objects: [['client']],
+  objects: [['client'], ['clock'], ['logger']],
   containers: [[]],
 };
 
@@ -195,5 +201,63 @@ describe('regressions found by the option fuzzing', () => {
     const error = optionError(run);
     expect(error.option).toBe(option);
     expect(error.message).toMatch(/\. Fix: \S/);
+  });
+});
+
+// Gaps the fuzzing could not catch: accepted by resolveSqsOptions, then a TypeError at the first
+// log line or clock read (a poll, a heartbeat), or a non-boolean abortPollsOnStop read as false.
+describe('validation gaps closed at construction', () => {
+  it.each<[string, () => unknown, string]>([
+    ['logger: {}', () => resolveSqsOptions({ client, logger: {} as never }), 'logger'],
+    [
+      'logger: without error',
+      () => resolveSqsOptions({ client, logger: { debug() {}, info() {}, warn() {} } as never }),
+      'logger',
+    ],
+    ['clock: a Date', () => resolveSqsOptions({ client, clock: new Date() as never }), 'clock'],
+    ['clock: without sleep', () => resolveSqsOptions({ client, clock: { now: Date.now } as never }), 'clock'],
+    [
+      "abortPollsOnStop: 'yes'",
+      () => resolveSqsOptions({ client, abortPollsOnStop: 'yes' as never }),
+      'abortPollsOnStop',
+    ],
+    // the client's send was already checked; kept as an example
+    ['client without send (refused before too)', () => resolveSqsOptions({ client: {} as never }), 'client'],
+  ])('%s: an InvalidOptionError naming the option', (_name, run, option) => {
+    const error = optionError(run);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(/\. Fix: \S/);
+  });
+
+  it('a pino-shaped logger and a class-instance clock are still accepted', () => {
+    class TestClock {
+      now() {
+        return 0;
+      }
+      async sleep() {}
+    }
+    expect(() =>
+      resolveSqsOptions({
+        client,
+        logger: { debug() {}, info() {}, warn() {}, error() {} },
+        clock: new TestClock(),
+        abortPollsOnStop: false,
+      }),
+    ).not.toThrow();
+  });
+});
+
+// String(value) threw a TypeError for a value without a prototype; these show it with optionValueText.
+// Each rejects before any call to SQS (the client has no endpoint to reach).
+describe('SQS tool option errors show any value', () => {
+  const bare = () => Object.create(null) as never;
+
+  it.each<[string, () => Promise<unknown>]>([
+    ['limit', () => inspectDeadLetters(client, 'orders-dlq', { limit: bare() })],
+    ['ratePerSecond', () => redrive({ client, from: 'orders-dlq', ratePerSecond: bare() })],
+    ['max', () => redrive({ client, from: 'orders-dlq', ratePerSecond: 10, max: bare() })],
+    ['maxReceiveCount', () => createQueueWithDeadLetter(client, { name: 'orders', maxReceiveCount: bare() })],
+  ])('%s: Object.create(null) rejects with an InvalidOptionError, not a TypeError', async (option, run) => {
+    await expect(run()).rejects.toMatchObject({ name: 'InvalidOptionError', option });
   });
 });
