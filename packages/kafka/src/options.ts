@@ -250,7 +250,12 @@ function flag(option: string, value: unknown): void {
  * `undefined` means "the default", as leaving the key out does. Anything but a plain object (a
  * string, an array, a Date, null) is refused instead of merged.
  */
-function section<T extends object>(option: string, value: T | undefined, example: string): Partial<T> {
+function section<T extends object>(
+  option: string,
+  value: T | undefined,
+  example: string,
+  known: readonly string[],
+): Partial<T> {
   if (value === undefined) return {};
   if (!isOptionObject(value))
     throw new InvalidOptionError(
@@ -258,8 +263,45 @@ function section<T extends object>(option: string, value: T | undefined, example
       `expected an options object, got ${optionKindText(value)}`,
       `pass e.g. ${option}: ${example}`,
     );
+  refuseUnknown(option, value, known);
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** A misspelt key must not fall back to the default silently (core's consume options refuse them too). */
+function refuseUnknown(prefix: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value))
+    if (!known.includes(key))
+      throw new InvalidOptionError(
+        prefix === '' ? key : `${prefix}.${key}`,
+        `is not a Kafka ${prefix === '' ? 'transport' : prefix} option`,
+        `remove it; known options: ${known.join(', ')}`,
+      );
+}
+
+const TRANSPORT_KEYS = [
+  'brokers',
+  'kafka',
+  'driver',
+  'clientId',
+  'client',
+  'consumer',
+  'producer',
+  'retry',
+  'deadLetter',
+  'logger',
+  'clock',
+] as const;
+const PRODUCER_KEYS = [...Object.keys(kafkaProducerDefaults), 'transactionalId'];
+const RETRY_KEYS = Object.keys(kafkaRetryDefaults);
+const SUBSCRIPTION_KEYS = [
+  'pattern',
+  'topics',
+  'ordering',
+  'partitionMaxInFlight',
+  'stuckPartitionMs',
+  'deadLetterTopic',
+  'ratePerSecond',
+] as const;
 
 /** A driver, and a kafkajs client, must have the methods the transport calls at construction and subscribe. */
 export function checkClientSource(options: { readonly kafka?: unknown; readonly driver?: unknown }): void {
@@ -282,8 +324,13 @@ export function checkClientSource(options: { readonly kafka?: unknown; readonly 
 }
 
 export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKafkaOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidOptionError('options', 'expected an object', 'pass { brokers: ["host:9092"] } or { kafka }');
+  if (!isOptionObject(options))
+    throw new InvalidOptionError(
+      'options',
+      `expected an options object, got ${optionKindText(options)}`,
+      'pass { brokers: ["host:9092"] } or { kafka }',
+    );
+  refuseUnknown('', options, TRANSPORT_KEYS);
   const sources = [options.brokers, options.kafka, options.driver].filter((s) => s !== undefined).length;
   if (sources === 0)
     throw new InvalidOptionError(
@@ -332,7 +379,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
 
   const consumer = {
     ...kafkaConsumerDefaults,
-    ...section('consumer', options.consumer, '{ maxBytes: 10_485_760 }'),
+    ...section('consumer', options.consumer, '{ maxBytes: 10_485_760 }', Object.keys(kafkaConsumerDefaults)),
   } as ResolvedConsumerOptions;
   for (const name of [
     'sessionTimeoutMs',
@@ -373,7 +420,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   const producer = {
     ...kafkaProducerDefaults,
     transactionalId: undefined,
-    ...section('producer', options.producer, '{ lingerMs: 5 }'),
+    ...section('producer', options.producer, '{ lingerMs: 5 }', PRODUCER_KEYS),
   } as ResolvedKafkaOptions['producer'];
   flag('producer.idempotent', producer.idempotent);
   flag('producer.allowAutoTopicCreation', producer.allowAutoTopicCreation);
@@ -441,7 +488,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
       'set retries >= 1, or drop transactionalId',
     );
 
-  const retryIn = section('retry', options.retry, "{ mode: 'retry-topics' }");
+  const retryIn = section('retry', options.retry, "{ mode: 'retry-topics' }", RETRY_KEYS);
   const park = retryIn.parkSameKey;
   const retry: ResolvedKafkaOptions['retry'] = {
     mode: retryIn.mode ?? kafkaRetryDefaults.mode,
@@ -453,7 +500,9 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
         ? undefined
         : {
             ...kafkaRetryDefaults.parkSameKey,
-            ...(park === true ? {} : section('retry.parkSameKey', park, '{ maxKeys: 10_000 } or true')),
+            ...(park === true
+              ? {}
+              : section('retry.parkSameKey', park, '{ maxKeys: 10_000 } or true', ['maxKeys', 'ttlMs'])),
           },
   };
   if (retry.mode !== 'blocking' && retry.mode !== 'retry-topics')
@@ -480,7 +529,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
 
   const deadLetter = {
     ...kafkaDeadLetterDefaults,
-    ...section('deadLetter', options.deadLetter, "{ suffix: '.dlq' }"),
+    ...section('deadLetter', options.deadLetter, "{ suffix: '.dlq' }", Object.keys(kafkaDeadLetterDefaults)),
   };
   if (typeof deadLetter.suffix !== 'string' || !/^[a-zA-Z0-9._-]+$/.test(deadLetter.suffix))
     throw new InvalidOptionError(
@@ -527,6 +576,7 @@ export function resolveSubscriptionOptions(
   raw: Readonly<Record<string, unknown>> | undefined,
 ): KafkaSubscriptionOptions {
   const options = (raw ?? {}) as KafkaSubscriptionOptions;
+  refuseUnknown('options', options, SUBSCRIPTION_KEYS);
   if (options.pattern !== undefined && !(options.pattern instanceof RegExp))
     throw new InvalidOptionError('options.pattern', 'expected a RegExp', 'pass pattern: /^orders\\..+$/');
   if (

@@ -109,6 +109,41 @@ describe('KafkaTransport options', () => {
     await expect(transport.subscribe({ ...spec, options: { ratePerSecond: 0 } }, async () => {})).rejects.toMatchObject(
       { option: 'options.ratePerSecond' },
     );
+    // A misspelt subscription option is refused, not ignored.
+    await expect(
+      transport.subscribe({ ...spec, options: { order: 'partition' } }, async () => {}),
+    ).rejects.toMatchObject({ option: 'options.order' });
+  });
+
+  it('refuses a misspelt option at every level instead of falling back to its default', () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ brokers: ['127.0.0.1:9092'], clientID: 'billing' }, 'clientID'],
+      [{ brokers: ['127.0.0.1:9092'], consumer: { maxInflight: 5 } }, 'consumer.maxInflight'],
+      [{ brokers: ['127.0.0.1:9092'], producer: { linger: 5 } }, 'producer.linger'],
+      [{ brokers: ['127.0.0.1:9092'], retry: { mode: 'retry-topics', topic: 2 } }, 'retry.topic'],
+      [
+        { brokers: ['127.0.0.1:9092'], retry: { mode: 'retry-topics', parkSameKey: { ttl: 1 } } },
+        'retry.parkSameKey.ttl',
+      ],
+      [{ brokers: ['127.0.0.1:9092'], deadLetter: { sufix: '.dead' } }, 'deadLetter.sufix'],
+    ];
+    for (const [options, option] of cases) {
+      let error: unknown;
+      try {
+        resolveKafkaOptions(options as never);
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(option);
+      expect((error as InvalidOptionError).message).toMatch(
+        /is not a Kafka .*option\. Fix: remove it; known options: /,
+      );
+    }
+    // The producer's transactionalId is known although it has no default.
+    expect(() =>
+      resolveKafkaOptions({ brokers: ['127.0.0.1:9092'], producer: { transactionalId: 't' } }),
+    ).not.toThrow();
   });
 });
 
