@@ -6,6 +6,7 @@ import {
   assertLogger,
   type Clock,
   InvalidOptionError,
+  isOptionObject,
   type Logger,
   optionValueText,
   silentLogger,
@@ -63,7 +64,26 @@ function integerIn(option: string, value: unknown, min: number, max: number): nu
   return value;
 }
 
+const TRANSPORT_KEYS: readonly string[] = [
+  'client',
+  'consumeWith',
+  'topicArnPrefix',
+  'publishConcurrency',
+  'publishAttempts',
+  'clock',
+  'logger',
+];
+
 export function resolveSnsOptions(options: SnsTransportOptions): ResolvedSnsOptions {
+  // A misspelt option must not fall back to its default silently (core's consume options refuse them too).
+  if (isOptionObject(options))
+    for (const key of Object.keys(options))
+      if (!TRANSPORT_KEYS.includes(key))
+        throw new InvalidOptionError(
+          key,
+          'is not an SNS transport option',
+          `remove it; known options: ${TRANSPORT_KEYS.join(', ')}`,
+        );
   if (!options || typeof (options.client as Partial<SNSClient> | undefined)?.send !== 'function')
     throw new InvalidOptionError(
       'client',

@@ -7,7 +7,9 @@ import {
   assertLogger,
   type Clock,
   InvalidOptionError,
+  isOptionObject,
   type Logger,
+  optionKindText,
   optionValueText,
   silentLogger,
   systemClock,
@@ -210,9 +212,40 @@ function resolveLease(
   return { visibilityTimeoutS, heartbeatIntervalMs, maxProcessingMs };
 }
 
+const TRANSPORT_KEYS: readonly string[] = [
+  'client',
+  'fifo',
+  'visibilityTimeoutS',
+  'waitTimeSeconds',
+  'abortPollsOnStop',
+  'pollers',
+  'heartbeatIntervalMs',
+  'maxProcessingMs',
+  'settleLingerMs',
+  'settleAttempts',
+  'depthIntervalMs',
+  'maxMessageBytes',
+  'publishConcurrency',
+  'publishAttempts',
+  'clock',
+  'logger',
+];
+
 export function resolveSqsOptions(options: SqsTransportOptions): ResolvedSqsOptions {
-  if (!options || typeof options !== 'object')
-    throw new InvalidOptionError('options', 'is missing', 'pass new SqsTransport({ client: new SQSClient({...}) })');
+  if (!isOptionObject(options))
+    throw new InvalidOptionError(
+      'options',
+      `must be an options object, got ${optionKindText(options)}`,
+      'pass new SqsTransport({ client: new SQSClient({...}) })',
+    );
+  // A misspelt option must not fall back to its default silently (core's consume options refuse them too).
+  for (const key of Object.keys(options))
+    if (!TRANSPORT_KEYS.includes(key))
+      throw new InvalidOptionError(
+        key,
+        'is not an SQS transport option',
+        `remove it; known options: ${TRANSPORT_KEYS.join(', ')}`,
+      );
   const client = options.client as Partial<SQSClient> | undefined;
   if (!client || typeof client.send !== 'function')
     throw new InvalidOptionError(

@@ -92,7 +92,8 @@ describe('SNS option resolver under garbage (fuzz)', () => {
   it('resolveSnsOptions: garbage for the whole options fails with an InvalidOptionError', () => {
     fc.assert(
       fc.property(optionGarbage, (value) => {
-        expect(optionError(() => resolveSnsOptions(value as never)).option).toBe('client');
+        // `{ a: 1 }` names its unknown key
+        expect(optionError(() => resolveSnsOptions(value as never)).option).toMatch(/^(client|a)$/);
       }),
       { numRuns: 100 },
     );
@@ -142,5 +143,15 @@ describe('validation gaps closed at construction', () => {
     const error = optionError(run);
     expect(error.option).toBe(option);
     expect(error.message).toMatch(/\. Fix: \S/);
+  });
+});
+
+describe('SnsTransport options: misspelt keys', () => {
+  it('refuses a key it does not know instead of falling back to the default', () => {
+    const error = optionError(() => resolveSnsOptions({ client, topicArn: 'arn:aws:sns:us-east-1:1:' } as never));
+    expect(error.option).toBe('topicArn');
+    expect(error.message).toMatch(
+      /is not an SNS transport option\. Fix: remove it; known options: client, consumeWith/,
+    );
   });
 });

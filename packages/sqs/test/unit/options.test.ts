@@ -83,3 +83,22 @@ describe('SqsTransport options', () => {
     );
   });
 });
+
+describe('SqsTransport options: misspelt keys', () => {
+  it('refuses a key it does not know instead of falling back to the default', () => {
+    for (const key of ['visibilityTimeout', 'heartbeatMs', 'deadLetterQueue']) {
+      let error: unknown;
+      try {
+        resolveSqsOptions({ client, [key]: 30 } as never);
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(key);
+      expect((error as InvalidOptionError).message).toMatch(/is not an SQS transport option\. Fix: remove it; known/);
+    }
+    expect(() => resolveSqsOptions([client] as never)).toThrow(
+      /Invalid option 'options': must be an options object, got an array/,
+    );
+  });
+});
