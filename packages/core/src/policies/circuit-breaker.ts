@@ -246,7 +246,7 @@ export class CircuitBreaker {
 /** One breaker per downstream, created on first use with the shared defaults. */
 export class CircuitBreakers {
   readonly #defaults: CircuitBreakerSettings;
-  readonly #downstreams: Readonly<Record<string, CircuitBreakerSettings>>;
+  readonly #downstreams: ReadonlyMap<string, CircuitBreakerSettings>;
   readonly #onStateChange: ((change: CircuitStateChange) => void) | undefined;
   readonly #breakers = new Map<string, CircuitBreaker>();
 
@@ -272,6 +272,7 @@ export class CircuitBreakers {
       );
     // Validate now, not when a message first reaches a downstream.
     resolveSettings(settings, 'circuitBreaker');
+    const perDownstream = new Map<string, CircuitBreakerSettings>();
     for (const [name, own] of Object.entries(downstreams ?? {})) {
       if (!isOptionObject(own))
         throw new InvalidOptionError(
@@ -279,10 +280,13 @@ export class CircuitBreakers {
           `must be the downstream's settings object, got ${optionKindText(own)}`,
           "pass e.g. { 'payments-api': { openMs: 60_000 } }",
         );
-      resolveSettings({ ...settings, ...own }, `circuitBreaker.downstreams.${name}`);
+      // A setting left undefined falls back to the consumer-level one, as leaving it out does.
+      const given = Object.fromEntries(Object.entries(own).filter(([, value]) => value !== undefined));
+      resolveSettings({ ...settings, ...given }, `circuitBreaker.downstreams.${name}`);
+      perDownstream.set(name, given);
     }
     this.#defaults = settings;
-    this.#downstreams = downstreams ?? {};
+    this.#downstreams = perDownstream;
     this.#onStateChange = onStateChange;
   }
 
@@ -293,7 +297,7 @@ export class CircuitBreakers {
       const onStateChange = this.#onStateChange;
       breaker = new CircuitBreaker({
         ...this.#defaults,
-        ...(Object.hasOwn(this.#downstreams, name) ? this.#downstreams[name] : {}),
+        ...this.#downstreams.get(name),
         name,
         ...(onStateChange
           ? { onStateChange: (from: CircuitState, to: CircuitState) => onStateChange({ name, from, to }) }

@@ -245,6 +245,15 @@ describe('CircuitBreakers', () => {
     expect(breakers.for('toString').settings.openMs).toBe(10_000);
   });
 
+  it('lets a downstream setting left undefined fall back to the consumer-level one, not the default', () => {
+    const breakers = new CircuitBreakers({
+      openMs: 10_000,
+      // as JavaScript, or a spread of optional config values, passes it (the types refuse it)
+      downstreams: { 'ledger-db': { openMs: undefined, minimumCalls: 7 } as never },
+    });
+    expect(breakers.for('ledger-db').settings).toMatchObject({ openMs: 10_000, minimumCalls: 7 });
+  });
+
   it('reports every transition with the downstream name', () => {
     const clock = new FakeClock(0);
     const changes: CircuitStateChange[] = [];
