@@ -225,6 +225,22 @@ function optionError(run: () => unknown): InvalidOptionError {
   throw new Error('expected an InvalidOptionError');
 }
 
+/** The shared property: options from one of `bases` with drawn mutations make `build` return or name a mutated key. */
+function assertOptionMutations<T>(
+  bases: readonly (() => T)[],
+  space: MutationSpace,
+  build: (options: T) => unknown,
+  numRuns = 300,
+): void {
+  fc.assert(
+    fc.property(fc.nat({ max: bases.length - 1 }), mutationsOf(space), (i, mutations) => {
+      const { options, applied } = mutate(bases[i]!(), mutations);
+      expectReturnsOrNamesAMutation(() => build(options), applied);
+    }),
+    { numRuns },
+  );
+}
+
 // ---- resolveConsumeOptions ---------------------------------------------------------------------
 
 const placed = defineHandler(OrderPlaced, () => {});
@@ -615,13 +631,7 @@ describe('option resolvers under garbage (fuzz)', () => {
   });
 
   it('createApp: garbage options construct or fail with an InvalidOptionError naming a mutated key', () => {
-    fc.assert(
-      fc.property(baseIndex(APP_BASES), mutationsOf(APP_SPACE), (i, mutations) => {
-        const { options, applied } = mutate(APP_BASES[i]!(), mutations);
-        expectReturnsOrNamesAMutation(() => createApp(options as never), applied);
-      }),
-      RUNS,
-    );
+    assertOptionMutations(APP_BASES, APP_SPACE, (options) => createApp(options as never), RUNS.numRuns);
   });
 
   it('RetryPolicy.exponential: the valid options build a policy', () => {
@@ -629,12 +639,11 @@ describe('option resolvers under garbage (fuzz)', () => {
   });
 
   it('RetryPolicy.exponential: garbage options build or fail with an InvalidOptionError naming a mutated key', () => {
-    fc.assert(
-      fc.property(baseIndex(RETRY_BASES), mutationsOf(RETRY_SPACE), (i, mutations) => {
-        const { options, applied } = mutate(RETRY_BASES[i]!(), mutations);
-        expectReturnsOrNamesAMutation(() => RetryPolicy.exponential(options as never), applied);
-      }),
-      RUNS,
+    assertOptionMutations(
+      RETRY_BASES,
+      RETRY_SPACE,
+      (options) => RetryPolicy.exponential(options as never),
+      RUNS.numRuns,
     );
   });
 
@@ -643,13 +652,7 @@ describe('option resolvers under garbage (fuzz)', () => {
   });
 
   it('new RetryBudget: garbage options build or fail with an InvalidOptionError naming a mutated key', () => {
-    fc.assert(
-      fc.property(baseIndex(BUDGET_BASES), mutationsOf(BUDGET_SPACE), (i, mutations) => {
-        const { options, applied } = mutate(BUDGET_BASES[i]!(), mutations);
-        expectReturnsOrNamesAMutation(() => new RetryBudget(options as never), applied);
-      }),
-      RUNS,
-    );
+    assertOptionMutations(BUDGET_BASES, BUDGET_SPACE, (options) => new RetryBudget(options as never), RUNS.numRuns);
   });
 
   it('new CircuitBreaker / new CircuitBreakers: the valid options build breakers', () => {
@@ -658,22 +661,20 @@ describe('option resolvers under garbage (fuzz)', () => {
   });
 
   it('new CircuitBreaker: garbage options build or fail with an InvalidOptionError naming a mutated key', () => {
-    fc.assert(
-      fc.property(baseIndex(BREAKER_BASES), mutationsOf(BREAKER_SPACE), (i, mutations) => {
-        const { options, applied } = mutate(BREAKER_BASES[i]!(), mutations);
-        expectReturnsOrNamesAMutation(() => new CircuitBreaker(options as never), applied);
-      }),
-      RUNS,
+    assertOptionMutations(
+      BREAKER_BASES,
+      BREAKER_SPACE,
+      (options) => new CircuitBreaker(options as never),
+      RUNS.numRuns,
     );
   });
 
   it('new CircuitBreakers: garbage options build or fail with an InvalidOptionError naming a mutated key', () => {
-    fc.assert(
-      fc.property(baseIndex(BREAKERS_BASES), mutationsOf(BREAKERS_SPACE), (i, mutations) => {
-        const { options, applied } = mutate(BREAKERS_BASES[i]!(), mutations);
-        expectReturnsOrNamesAMutation(() => new CircuitBreakers(options as never), applied);
-      }),
-      RUNS,
+    assertOptionMutations(
+      BREAKERS_BASES,
+      BREAKERS_SPACE,
+      (options) => new CircuitBreakers(options as never),
+      RUNS.numRuns,
     );
   });
 

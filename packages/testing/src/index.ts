@@ -11,6 +11,7 @@ export { describeIdempotencyStoreConformance } from './conformance/idempotency-s
 export type { OptionMutation, OptionMutationSpace, OptionPath } from './conformance/option-fuzz.js';
 export {
   applyOptionMutations,
+  assertOptionMutations,
   expectReturnsOrNamesAMutation,
   optionError,
   optionGarbage,

@@ -18,6 +18,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { silentLogger, systemClock } from '@switchyard/core';
 import {
   applyOptionMutations,
+  assertOptionMutations,
   expectReturnsOrNamesAMutation,
   type OptionMutationSpace,
   optionError,
@@ -122,13 +123,7 @@ describe('SQS option resolvers under garbage (fuzz)', () => {
   });
 
   it('resolveSqsOptions: garbage options resolve or fail with an InvalidOptionError naming a mutated key', () => {
-    fc.assert(
-      fc.property(baseIndex(SQS_BASES), optionMutations(SQS_SPACE), (i, mutations) => {
-        const { options, applied } = applyOptionMutations(SQS_BASES[i]!(), mutations);
-        expectReturnsOrNamesAMutation(() => resolveSqsOptions(options as never), applied);
-      }),
-      RUNS,
-    );
+    assertOptionMutations(SQS_BASES, SQS_SPACE, (options) => resolveSqsOptions(options as never), RUNS.numRuns);
   });
 
   it('resolveSubscriptionOptions: garbage options resolve or fail with an InvalidOptionError naming a mutated key', () => {

@@ -196,3 +196,22 @@ export function optionError(run: () => unknown): InvalidOptionError {
   }
   throw new Error('expected an InvalidOptionError');
 }
+
+/**
+ * The property the option tests share: options built from one of `bases` with drawn mutations must
+ * make `build` return, or throw an InvalidOptionError naming a mutated key.
+ */
+export function assertOptionMutations<T>(
+  bases: readonly (() => T)[],
+  space: OptionMutationSpace,
+  build: (options: T) => unknown,
+  numRuns = 300,
+): void {
+  fc.assert(
+    fc.property(fc.nat({ max: bases.length - 1 }), optionMutations(space), (i, mutations) => {
+      const { options, applied } = applyOptionMutations(bases[i]!(), mutations);
+      expectReturnsOrNamesAMutation(() => build(options), applied);
+    }),
+    { numRuns },
+  );
+}
