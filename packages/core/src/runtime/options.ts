@@ -153,8 +153,10 @@ export function resolveConsumeOptions(
       "name the consumer group, e.g. group: 'billing'",
     );
 
+  // The app's own transport was checked by createApp; only another one given here is new.
+  if (options.transport !== undefined)
+    assertTransport(options.transport, 'pass a transport from @switchyard/kafka, /sqs or the memory transport');
   const transport = options.transport ?? ctx.transport;
-  assertTransport(transport, 'pass a transport from @switchyard/kafka, /sqs or the memory transport');
   const caps = transport.capabilities;
 
   const semantics = options.semantics ?? consumerDefaults.semantics;
