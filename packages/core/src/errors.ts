@@ -87,7 +87,7 @@ export function optionValueText(value: unknown): string {
   try {
     return String(value);
   } catch {
-    return `a ${typeof value} that cannot be shown`;
+    return `${optionKindText(value)} that cannot be shown`;
   }
 }
 

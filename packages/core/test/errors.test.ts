@@ -8,6 +8,7 @@ import {
   isRetryable,
   isSwitchyardError,
   NonRetryableError,
+  optionValueText,
   RetryableError,
   SwitchyardError,
 } from '../src/errors.js';
@@ -86,5 +87,14 @@ describe('classification through the cause chain', () => {
 
   it('keeps a retry delay asked for by the handler', () => {
     expect(new RetryableError('busy', { delayMs: 250 }).delayMs).toBe(250);
+  });
+});
+
+describe('optionValueText', () => {
+  it('shows what String() shows, and names the kind of a value String() throws on', () => {
+    expect(optionValueText(42)).toBe('42');
+    expect(optionValueText(Symbol('x'))).toBe('Symbol(x)');
+    expect(optionValueText(Object.create(null))).toBe('an object that cannot be shown');
+    expect(optionValueText({ toString: 5, valueOf: 5 })).toBe('an object that cannot be shown');
   });
 });

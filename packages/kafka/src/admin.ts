@@ -8,7 +8,9 @@ import {
   assertLogger,
   type Clock,
   InvalidOptionError,
+  isOptionObject,
   type Logger,
+  optionKindText,
   type StartPosition,
   SwitchyardError,
   silentLogger,
@@ -28,7 +30,7 @@ import {
 import type { DriverAdmin, KafkaDriver } from './driver/driver.js';
 import { KafkajsDriver } from './driver/kafkajs.js';
 import { detectHotPartitions, type HotPartition, type HotPartitionOptions } from './hot-partitions.js';
-import { checkClientSource } from './options.js';
+import { checkCluster, refuseUnknown } from './options.js';
 
 export interface KafkaAdminOptions {
   readonly brokers?: readonly string[];
@@ -83,6 +85,8 @@ export interface ReplayPlan {
   readonly options: { readonly ratePerSecond: number };
 }
 
+const ADMIN_KEYS = ['brokers', 'kafka', 'driver', 'clientId', 'logger', 'clock'] as const;
+
 export class KafkaAdmin {
   readonly #driver: KafkaDriver;
   readonly #admin: DriverAdmin;
@@ -91,14 +95,14 @@ export class KafkaAdmin {
   #connecting: Promise<void> | undefined;
 
   constructor(options: KafkaAdminOptions) {
-    const sources = [options.brokers, options.kafka, options.driver].filter((s) => s !== undefined).length;
-    if (sources !== 1)
+    if (!isOptionObject(options))
       throw new InvalidOptionError(
-        'brokers',
-        'give exactly one of brokers, kafka and driver',
-        'pass brokers: ["127.0.0.1:9092"]',
+        'options',
+        `expected an options object, got ${optionKindText(options)}`,
+        'pass { brokers: ["host:9092"] }, { kafka } or { driver }',
       );
-    checkClientSource(options);
+    refuseUnknown('', options, ADMIN_KEYS, 'admin');
+    checkCluster(options);
     assertLogger('logger', options.logger);
     assertClock('clock', options.clock);
     const driver =

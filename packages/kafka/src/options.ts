@@ -267,13 +267,16 @@ function section<T extends object>(
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** A misspelt key must not fall back to the default silently (core's consume options refuse them too). */
-function refuseUnknown(prefix: string, value: object, known: readonly string[]): void {
+/**
+ * A misspelt key must not fall back to the default silently (core's consume options refuse them
+ * too). `owner` names the top level (`transport`, `admin`).
+ */
+export function refuseUnknown(prefix: string, value: object, known: readonly string[], owner = 'transport'): void {
   for (const key of Object.keys(value))
     if (!known.includes(key))
       throw new InvalidOptionError(
         prefix === '' ? key : `${prefix}.${key}`,
-        `is not a Kafka ${prefix === '' ? 'transport' : prefix} option`,
+        `is not a Kafka ${prefix === '' ? owner : prefix} option`,
         `remove it; known options: ${known.join(', ')}`,
       );
 }
@@ -323,14 +326,18 @@ export function checkClientSource(options: { readonly kafka?: unknown; readonly 
     );
 }
 
-export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKafkaOptions {
-  if (!isOptionObject(options))
-    throw new InvalidOptionError(
-      'options',
-      `expected an options object, got ${optionKindText(options)}`,
-      'pass { brokers: ["host:9092"] } or { kafka }',
-    );
-  refuseUnknown('', options, TRANSPORT_KEYS);
+/**
+ * Exactly one cluster source (brokers, a kafkajs client or a driver), each well formed; `clientId`
+ * and `client` configure the kafkajs client built from `brokers`, so they are refused with the others
+ * (a client or driver names and configures itself).
+ */
+export function checkCluster(options: {
+  readonly brokers?: unknown;
+  readonly kafka?: unknown;
+  readonly driver?: unknown;
+  readonly clientId?: unknown;
+  readonly client?: unknown;
+}): void {
   const sources = [options.brokers, options.kafka, options.driver].filter((s) => s !== undefined).length;
   if (sources === 0)
     throw new InvalidOptionError(
@@ -372,8 +379,25 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
     throw new InvalidOptionError(
       'clientId',
       `expected a non-empty string, got ${typeof options.clientId === 'string' ? "''" : optionKindText(options.clientId)}`,
-      "name the service, e.g. clientId: 'billing'",
+      "name the client, e.g. clientId: 'billing'",
     );
+  if (options.clientId !== undefined && options.brokers === undefined)
+    throw new InvalidOptionError(
+      'clientId',
+      'clientId only applies when brokers is used (a kafkajs client or a driver names itself)',
+      'set clientId on the kafkajs client you pass as kafka, or leave it out',
+    );
+}
+
+export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKafkaOptions {
+  if (!isOptionObject(options))
+    throw new InvalidOptionError(
+      'options',
+      `expected an options object, got ${optionKindText(options)}`,
+      'pass { brokers: ["host:9092"] } or { kafka }',
+    );
+  refuseUnknown('', options, TRANSPORT_KEYS);
+  checkCluster(options);
   assertLogger('logger', options.logger);
   assertClock('clock', options.clock);
 

@@ -31,12 +31,11 @@ const RUNS = { numRuns: 300 };
 
 // ---- resolveKafkaOptions -----------------------------------------------------------------------
 
-/** Valid transports: brokers only; a driver with every option given; brokers with client settings. */
+/** Valid transports: brokers only; a driver with every other option given; brokers with client settings. */
 const KAFKA_BASES: readonly (() => Record<string, unknown>)[] = [
-  () => ({ brokers: ['127.0.0.1:9092'] }),
+  () => ({ brokers: ['127.0.0.1:9092'], clientId: 'billing' }),
   () => ({
     driver: new FakeDriver(),
-    clientId: 'billing',
     consumer: {
       sessionTimeoutMs: 30_000,
       heartbeatIntervalMs: 3_000,
@@ -96,7 +95,7 @@ const KAFKA_BASES: readonly (() => Record<string, unknown>)[] = [
     clock: { now: () => 0, sleep: async () => {} },
     retry: { mode: 'retry-topics', parkSameKey: true },
   }),
-  () => ({ kafka: { consumer: () => ({}), producer: () => ({}), admin: () => ({}) }, clientId: 'audit' }),
+  () => ({ kafka: { consumer: () => ({}), producer: () => ({}), admin: () => ({}) } }),
 ];
 
 const CONSUMER_KEYS = [

@@ -165,6 +165,11 @@ describe('KafkaTransport options: validation gaps closed at construction', () =>
     ['a kafka client that is not one', 'kafka', { kafka: { producer() {} } as never }],
     ['an empty clientId', 'clientId', { brokers: ['h:1'], clientId: '' }],
     ['a clientId that is a number', 'clientId', { brokers: ['h:1'], clientId: 42 as never }],
+    [
+      'a clientId with a kafkajs client, which names itself',
+      'clientId',
+      { kafka: { consumer() {}, producer() {}, admin() {} } as never, clientId: 'billing' },
+    ],
     ['a logger without its methods', 'logger', { brokers: ['h:1'], logger: {} as never }],
     ['a clock without sleep', 'clock', { brokers: ['h:1'], clock: { now: Date.now } as never }],
     ['client settings as a string', 'client', { brokers: ['h:1'], client: 'ssl' as never }],
@@ -267,7 +272,7 @@ describe('KafkaTransport options: validation gaps closed at construction', () =>
       () => new KafkaTransport({ driver: new FakeDriver(), logger: { debug() {}, info() {}, warn() {}, error() {} } }),
     ).not.toThrow();
     expect(() =>
-      resolveKafkaOptions({ driver: { ...plainDriver(), partitionForKey: () => 0 } as never, clientId: 'billing' }),
+      resolveKafkaOptions({ driver: { ...plainDriver(), partitionForKey: () => 0 } as never }),
     ).not.toThrow();
     expect(() => resolveKafkaOptions({ kafka: { consumer() {}, producer() {}, admin() {} } as never })).not.toThrow();
     expect(() =>

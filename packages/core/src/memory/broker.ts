@@ -6,11 +6,11 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { systemClock } from '../clock.js';
+import { assertClock, systemClock } from '../clock.js';
 import type { DeadLetterRecord } from '../dead-letter.js';
 import { deadLetterHeaders, readDeadLetterHeaders, stripDeadLetterHeaders } from '../dead-letter-headers.js';
 import type { OutgoingMessage } from '../envelope.js';
-import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
 import { TokenBucket } from '../policies/token-bucket.js';
 import type { StartPosition } from '../ports/transport.js';
 import { copyBytes } from './bytes.js';
@@ -29,7 +29,7 @@ import type {
   SendMessageInput,
   SendResult,
 } from './queue.js';
-import { MemoryQueue } from './queue.js';
+import { checkQueueOptions, MemoryQueue, refuseUnknownOptions } from './queue.js';
 import type { LogRecord, TopicOptions } from './topic-log.js';
 import { TopicLog } from './topic-log.js';
 import { Wakeup } from './wakeup.js';
@@ -95,6 +95,9 @@ function unknown(kind: DestinationKind, name: string): SwitchyardError {
   });
 }
 
+const BROKER_KEYS: readonly (keyof MemoryBrokerOptions)[] = ['clock', 'maxMessageBytes'];
+const TOPIC_KEYS: readonly (keyof TopicOptions)[] = ['partitions', 'retentionMs', 'retentionMessages'];
+
 export class MemoryBroker {
   readonly clock: Clock;
   readonly maxMessageBytes: number;
@@ -106,13 +109,20 @@ export class MemoryBroker {
   readonly #groups = new Map<string, ConsumerGroup>();
 
   constructor(options: MemoryBrokerOptions = {}) {
+    refuseUnknownOptions(options, BROKER_KEYS, {
+      option: 'options',
+      prefix: '',
+      owner: 'a MemoryBroker',
+      example: '{ clock: systemClock }',
+    });
+    assertClock('clock', options.clock);
     if (
       options.maxMessageBytes !== undefined &&
       !(Number.isInteger(options.maxMessageBytes) && options.maxMessageBytes > 0)
     )
       throw new InvalidOptionError(
         'maxMessageBytes',
-        `must be a positive integer, got ${options.maxMessageBytes}`,
+        `must be a positive integer, got ${optionValueText(options.maxMessageBytes)}`,
         'pass e.g. 1_048_576',
       );
     this.clock = options.clock ?? systemClock;
@@ -144,17 +154,23 @@ export class MemoryBroker {
 
   /** Creates a topic; false when it already exists (its options are then left as they are). */
   createTopic(name: string, options: TopicOptions = {}): boolean {
+    refuseUnknownOptions(options, TOPIC_KEYS, {
+      option: 'createTopic',
+      prefix: 'createTopic',
+      owner: 'a topic',
+      example: '{ partitions: 3 }',
+    });
     const partitions = options.partitions ?? 3;
     if (!(Number.isInteger(partitions) && partitions >= 1))
       throw new InvalidOptionError(
         'createTopic.partitions',
-        `must be a positive integer, got ${partitions}`,
+        `must be a positive integer, got ${optionValueText(partitions)}`,
         'pass e.g. 3',
       );
-    if (options.retentionMs !== undefined && !(options.retentionMs > 0))
+    if (options.retentionMs !== undefined && !(typeof options.retentionMs === 'number' && options.retentionMs > 0))
       throw new InvalidOptionError(
         'createTopic.retentionMs',
-        `must be positive, got ${options.retentionMs}`,
+        `must be positive, got ${optionValueText(options.retentionMs)}`,
         'pass e.g. 604_800_000 (7 days) or leave it out',
       );
     if (
@@ -163,7 +179,7 @@ export class MemoryBroker {
     )
       throw new InvalidOptionError(
         'createTopic.retentionMessages',
-        `must be a positive integer, got ${options.retentionMessages}`,
+        `must be a positive integer, got ${optionValueText(options.retentionMessages)}`,
         'pass e.g. 10_000 or leave it out',
       );
     if (!this.#claimName(name, 'topic', 'createTopic.name')) return false;
@@ -319,6 +335,8 @@ export class MemoryBroker {
 
   /** Creates a queue; false when it already exists (its options are then left as they are). */
   createQueue(name: string, options: QueueOptions = {}): boolean {
+    // Checked before the name, so a wrong option fails even when the queue exists (as createTopic's do).
+    checkQueueOptions('createQueue', options);
     if (!this.#claimName(name, 'queue', 'createQueue.name')) return false;
     this.#queues.set(name, new MemoryQueue(name, options, this.clock, (n) => this.#queues.get(n)));
     this.created.notify();

@@ -78,14 +78,14 @@ export class MemoryLogTransport implements Transport {
   readonly #gaugeIntervalMs: number;
 
   constructor(options: MemoryLogTransportOptions = {}) {
-    this.broker = resolveBroker(options);
+    this.broker = resolveBroker(options, 'MemoryLogTransport', ['assignor', 'autoCreatePartitions']);
     this.#assignor = checkAssignor('assignor', options.assignor) ?? 'range';
     this.#autoCreate = options.autoCreate ?? memoryTransportDefaults.autoCreate;
     const partitions = options.autoCreatePartitions ?? 3;
     if (!(Number.isInteger(partitions) && partitions >= 1))
       throw new InvalidOptionError(
         'autoCreatePartitions',
-        `must be a positive integer, got ${partitions}`,
+        `must be a positive integer, got ${optionValueText(partitions)}`,
         'pass e.g. 3',
       );
     this.#autoCreatePartitions = partitions;

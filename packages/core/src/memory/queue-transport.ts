@@ -23,7 +23,7 @@ import type { MemoryBroker } from './broker.js';
 import { readFanoutEnvelope } from './fanout.js';
 import { InFlightWindow } from './in-flight-window.js';
 import type { MemoryQueue, QueueOptions, ReceivedMessage } from './queue.js';
-import { queueDefaults, queueLimits } from './queue.js';
+import { checkFlag, checkQueueOptions, queueDefaults, queueLimits } from './queue.js';
 import {
   alreadySettled,
   lost,
@@ -91,14 +91,19 @@ export class MemoryQueueTransport implements Transport {
   readonly #visibilityTimeoutMs: number;
 
   constructor(options: MemoryQueueTransportOptions = {}) {
-    this.broker = resolveBroker(options);
+    this.broker = resolveBroker(options, 'MemoryQueueTransport', ['fifo', 'visibilityTimeoutMs', 'autoCreateQueue']);
+    checkFlag('fifo', options.fifo);
     const visibility = options.visibilityTimeoutMs ?? queueDefaults.visibilityTimeoutMs;
     if (!(Number.isFinite(visibility) && visibility > 0 && visibility <= queueLimits.maxVisibilityTimeoutMs))
       throw new InvalidOptionError(
         'visibilityTimeoutMs',
-        `must be from 1 to 43_200_000 ms (12 hours), got ${visibility}`,
+        `must be from 1 to 43_200_000 ms (12 hours), got ${optionValueText(visibility)}`,
         'pass e.g. 30_000',
       );
+    // Checked now, not when the first unknown queue is created; only the name-dependent rules (the
+    // '.fifo' suffix, the dead-letter queue existing) wait for that.
+    if (options.autoCreateQueue !== undefined && options.autoCreateQueue !== null)
+      checkQueueOptions('autoCreateQueue', options.autoCreateQueue);
     this.#visibilityTimeoutMs = visibility;
     this.capabilities = memoryQueueCapabilities(options.fifo ?? false, visibility);
     this.#autoCreate = options.autoCreate ?? memoryTransportDefaults.autoCreate;

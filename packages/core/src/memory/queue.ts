@@ -8,7 +8,7 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { InvalidOptionError, isOptionObject, optionKindText, optionValueText, SwitchyardError } from '../errors.js';
 import { copyBytes } from './bytes.js';
 import { Wakeup } from './wakeup.js';
 
@@ -145,7 +145,126 @@ export interface MovedMessage {
 function checkDuration(option: string, value: number | undefined, min: number, max: number, fix: string): void {
   if (value === undefined) return;
   if (!Number.isFinite(value) || value < min || value > max)
-    throw new InvalidOptionError(option, `must be a number of milliseconds from ${min} to ${max}, got ${value}`, fix);
+    throw new InvalidOptionError(
+      option,
+      `must be a number of milliseconds from ${min} to ${max}, got ${optionValueText(value)}`,
+      fix,
+    );
+}
+
+/** How an options object of the in-memory broker is named in its InvalidOptionErrors. */
+export interface MemoryOptionsNames {
+  /** The option a non-object is reported as: 'options' at the top level, else the nested object's name. */
+  readonly option: string;
+  /** Prefix of an unknown key ('' at the top level: the key alone). */
+  readonly prefix: string;
+  /** Whose options, for "is not <owner> option": 'a MemoryBroker', 'a queue'. */
+  readonly owner: string;
+  readonly example: string;
+}
+
+/**
+ * Refuses options of the in-memory broker or transports that are not an options object, or that hold
+ * a key `known` does not list, so a misspelt option fails instead of falling back to its default
+ * (as the Kafka and SQS transports refuse theirs). Here because every memory module may import this
+ * one without an import cycle.
+ */
+export function refuseUnknownOptions(value: unknown, known: readonly string[], names: MemoryOptionsNames): void {
+  if (!isOptionObject(value))
+    throw new InvalidOptionError(
+      names.option,
+      `must be an options object, got ${optionKindText(value)}`,
+      `pass e.g. ${names.example}, or leave it out for the defaults`,
+    );
+  for (const key of Object.keys(value))
+    if (!known.includes(key))
+      throw new InvalidOptionError(
+        names.prefix === '' ? key : `${names.prefix}.${key}`,
+        `is not ${names.owner} option`,
+        `remove it; known options: ${known.join(', ')}`,
+      );
+}
+
+/** A switch (`fifo`, `autoCreate`, …): a string 'false' would read as true. Absent (undefined or null) passes. */
+export function checkFlag(option: string, value: unknown): void {
+  if (value === undefined || value === null || typeof value === 'boolean') return;
+  throw new InvalidOptionError(
+    option,
+    `must be true or false, got ${typeof value === 'string' ? `'${value}'` : optionValueText(value)}`,
+    `set ${option} to a boolean, or leave it out for the default`,
+  );
+}
+
+const QUEUE_OPTION_KEYS: readonly (keyof QueueOptions)[] = [
+  'visibilityTimeoutMs',
+  'delayMs',
+  'maxReceiveCount',
+  'deadLetterQueue',
+  'fifo',
+  'contentBasedDeduplication',
+  'deduplicationWindowMs',
+  'retentionMs',
+];
+
+/**
+ * The checks of queue options that depend neither on the queue's name nor on the broker: an options
+ * object with known keys, each value in range, the redrive pair. `prefix` names them: 'createQueue'
+ * for a queue created now, 'autoCreateQueue' for the queue transport's options of queues it creates
+ * later (so a wrong one fails at construction, not on first publish).
+ */
+export function checkQueueOptions(prefix: string, options: unknown): asserts options is QueueOptions {
+  refuseUnknownOptions(options, QUEUE_OPTION_KEYS, {
+    option: prefix,
+    prefix,
+    owner: 'a queue',
+    example: '{ visibilityTimeoutMs: 30_000 }',
+  });
+  const o = options as QueueOptions;
+  checkFlag(`${prefix}.fifo`, o.fifo);
+  checkFlag(`${prefix}.contentBasedDeduplication`, o.contentBasedDeduplication);
+  checkDuration(
+    `${prefix}.visibilityTimeoutMs`,
+    o.visibilityTimeoutMs,
+    0,
+    queueLimits.maxVisibilityTimeoutMs,
+    'pass up to 43_200_000 (12 hours)',
+  );
+  checkDuration(`${prefix}.delayMs`, o.delayMs, 0, queueLimits.maxDelayMs, 'pass up to 900_000 (15 minutes)');
+  checkDuration(
+    `${prefix}.retentionMs`,
+    o.retentionMs,
+    queueLimits.minRetentionMs,
+    queueLimits.maxRetentionMs,
+    'pass 60_000 (1 minute) to 1_209_600_000 (14 days)',
+  );
+  checkDuration(
+    `${prefix}.deduplicationWindowMs`,
+    o.deduplicationWindowMs,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    'pass a positive window such as 300_000',
+  );
+  if ((o.maxReceiveCount === undefined) !== (o.deadLetterQueue === undefined))
+    throw new InvalidOptionError(
+      `${prefix}.maxReceiveCount`,
+      'a redrive policy needs both maxReceiveCount and deadLetterQueue',
+      'pass both, e.g. { maxReceiveCount: 5, deadLetterQueue: "orders-dlq" }, or neither',
+    );
+  if (
+    o.maxReceiveCount !== undefined &&
+    !(Number.isInteger(o.maxReceiveCount) && o.maxReceiveCount >= 1 && o.maxReceiveCount <= 1000)
+  )
+    throw new InvalidOptionError(
+      `${prefix}.maxReceiveCount`,
+      `must be an integer from 1 to 1000, got ${optionValueText(o.maxReceiveCount)}`,
+      'pass e.g. maxReceiveCount: 5',
+    );
+  if (o.deadLetterQueue !== undefined && (typeof o.deadLetterQueue !== 'string' || o.deadLetterQueue === ''))
+    throw new InvalidOptionError(
+      `${prefix}.deadLetterQueue`,
+      `must be the name of a queue, got ${optionKindText(o.deadLetterQueue)}`,
+      "pass the dead-letter queue's name, e.g. deadLetterQueue: 'orders-dlq'",
+    );
 }
 
 export class MemoryQueue {
@@ -188,6 +307,7 @@ export class MemoryQueue {
     clock: Clock,
     resolveQueue: (name: string) => MemoryQueue | undefined,
   ) {
+    checkQueueOptions('createQueue', options);
     const fifo = options.fifo ?? name.endsWith('.fifo');
     if (fifo !== name.endsWith('.fifo'))
       throw new InvalidOptionError(
@@ -196,43 +316,6 @@ export class MemoryQueue {
           ? `FIFO queue '${name}' must be named with a '.fifo' suffix`
           : `'${name}' ends in '.fifo' but fifo is false`,
         fifo ? `name it '${name}.fifo'` : "drop the '.fifo' suffix or pass fifo: true",
-      );
-    checkDuration(
-      'createQueue.visibilityTimeoutMs',
-      options.visibilityTimeoutMs,
-      0,
-      queueLimits.maxVisibilityTimeoutMs,
-      'pass up to 43_200_000 (12 hours)',
-    );
-    checkDuration('createQueue.delayMs', options.delayMs, 0, queueLimits.maxDelayMs, 'pass up to 900_000 (15 minutes)');
-    checkDuration(
-      'createQueue.retentionMs',
-      options.retentionMs,
-      queueLimits.minRetentionMs,
-      queueLimits.maxRetentionMs,
-      'pass 60_000 (1 minute) to 1_209_600_000 (14 days)',
-    );
-    checkDuration(
-      'createQueue.deduplicationWindowMs',
-      options.deduplicationWindowMs,
-      1,
-      Number.MAX_SAFE_INTEGER,
-      'pass a positive window such as 300_000',
-    );
-    if ((options.maxReceiveCount === undefined) !== (options.deadLetterQueue === undefined))
-      throw new InvalidOptionError(
-        'createQueue.maxReceiveCount',
-        'a redrive policy needs both maxReceiveCount and deadLetterQueue',
-        'pass both, e.g. { maxReceiveCount: 5, deadLetterQueue: "orders-dlq" }, or neither',
-      );
-    if (
-      options.maxReceiveCount !== undefined &&
-      !(Number.isInteger(options.maxReceiveCount) && options.maxReceiveCount >= 1 && options.maxReceiveCount <= 1000)
-    )
-      throw new InvalidOptionError(
-        'createQueue.maxReceiveCount',
-        `must be an integer from 1 to 1000, got ${options.maxReceiveCount}`,
-        'pass e.g. maxReceiveCount: 5',
       );
     if (options.deadLetterQueue !== undefined) {
       const dlq = resolveQueue(options.deadLetterQueue);

@@ -1,10 +1,11 @@
 // What the in-memory log and queue transports share: options, lifecycle checks, the gauge loop and
 // the translation of broker records into the port's RawMessage.
 
-import type { Clock } from '../clock.js';
-import { InvalidOptionError, SwitchyardError } from '../errors.js';
+import { assertClock, type Clock } from '../clock.js';
+import { assertMethods, InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
 import type { Settlement, SubscriptionSpec } from '../ports/transport.js';
 import { MemoryBroker } from './broker.js';
+import { checkFlag, refuseUnknownOptions } from './queue.js';
 
 export interface MemoryTransportOptions {
   /** The broker to use; share one between transports to connect producers and consumers. Default: a new one. */
@@ -22,7 +23,34 @@ export interface MemoryTransportOptions {
 
 export const memoryTransportDefaults = Object.freeze({ gaugeIntervalMs: 5_000, autoCreate: true });
 
-export function resolveBroker(options: MemoryTransportOptions): MemoryBroker {
+const SHARED_KEYS: readonly (keyof MemoryTransportOptions)[] = ['broker', 'clock', 'gaugeIntervalMs', 'autoCreate'];
+
+/**
+ * Checks the options both transports take, and refuses a non-object or a key that neither they nor
+ * `ownKeys` (the transport's own) name; then returns the broker to use: the given one or a new one.
+ */
+export function resolveBroker(
+  options: MemoryTransportOptions,
+  owner: 'MemoryLogTransport' | 'MemoryQueueTransport',
+  ownKeys: readonly string[],
+): MemoryBroker {
+  refuseUnknownOptions(options, [...SHARED_KEYS, ...ownKeys], {
+    option: 'options',
+    prefix: '',
+    owner: `a ${owner}`,
+    example: '{ broker }',
+  });
+  // Absent as `??` reads it: undefined or null means a new broker.
+  if (options.broker !== undefined && options.broker !== null)
+    assertMethods(
+      'broker',
+      options.broker,
+      'a MemoryBroker',
+      ['kindOf', 'publish', 'createTopic', 'createQueue', 'joinGroup', 'writeDeadLetter'],
+      'pass a new MemoryBroker(), or leave it out for a new one',
+    );
+  assertClock('clock', options.clock);
+  checkFlag('autoCreate', options.autoCreate);
   if (options.broker && options.clock && options.broker.clock !== options.clock)
     throw new InvalidOptionError(
       'clock',
@@ -35,7 +63,7 @@ export function resolveBroker(options: MemoryTransportOptions): MemoryBroker {
   )
     throw new InvalidOptionError(
       'gaugeIntervalMs',
-      `must be a positive number of milliseconds, got ${options.gaugeIntervalMs}`,
+      `must be a positive number of milliseconds, got ${optionValueText(options.gaugeIntervalMs)}`,
       'pass e.g. 5_000',
     );
   return options.broker ?? new MemoryBroker(options.clock ? { clock: options.clock } : {});
@@ -85,11 +113,15 @@ export function validateSpec(spec: SubscriptionSpec, knownOptions: readonly stri
   if (typeof spec.destination !== 'string' || spec.destination.length === 0)
     throw new InvalidOptionError('destination', 'must be a non-empty string', 'pass the topic or queue name');
   if (!(Number.isInteger(spec.maxInFlight) && spec.maxInFlight >= 1))
-    throw new InvalidOptionError('maxInFlight', `must be a positive integer, got ${spec.maxInFlight}`, 'pass e.g. 16');
-  if (!(spec.maxInFlightBytes > 0))
+    throw new InvalidOptionError(
+      'maxInFlight',
+      `must be a positive integer, got ${optionValueText(spec.maxInFlight)}`,
+      'pass e.g. 16',
+    );
+  if (!(typeof spec.maxInFlightBytes === 'number' && spec.maxInFlightBytes > 0))
     throw new InvalidOptionError(
       'maxInFlightBytes',
-      `must be positive, got ${spec.maxInFlightBytes}`,
+      `must be positive, got ${optionValueText(spec.maxInFlightBytes)}`,
       'pass e.g. 16_777_216',
     );
   for (const key of Object.keys(spec.options ?? {}))

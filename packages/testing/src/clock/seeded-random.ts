@@ -1,7 +1,7 @@
 // A deterministic random source for tests that pick actions, delays or interleavings at random: the
 // same seed gives the same sequence, so a test prints its seed and a failing run can be replayed.
 
-import { InvalidOptionError, type RandomSource } from '@switchyard/core';
+import { InvalidOptionError, optionValueText, type RandomSource } from '@switchyard/core';
 
 /**
  * Values in [0, 1) from a 32-bit linear congruential generator (Numerical Recipes constants). Its
@@ -12,7 +12,7 @@ export function seededRandom(seed: number): RandomSource {
   if (!Number.isSafeInteger(seed) || seed < 0)
     throw new InvalidOptionError(
       'seed',
-      `must be a non-negative safe integer, got ${String(seed)}`,
+      `must be a non-negative safe integer, got ${optionValueText(seed)}`,
       'pass e.g. Date.now() % 1_000_000, and print it so the run can be replayed',
     );
   let state = seed >>> 0;

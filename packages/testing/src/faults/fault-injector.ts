@@ -8,7 +8,7 @@
 //   await handle.waitForCalls(3);
 
 import type { Clock, HandlerContext, HandlerDefinition } from '@switchyard/core';
-import { InvalidOptionError, RetryableError, systemClock } from '@switchyard/core';
+import { InvalidOptionError, optionValueText, RetryableError, systemClock } from '@switchyard/core';
 import { checkTimeout, EventLog, type WaitOptions } from '../spies/event-log.js';
 
 /** Any handler-shaped function: (message, context) => result. */
@@ -105,7 +105,11 @@ function makeError(source: ErrorSource | undefined, info: FaultCallInfo, fallbac
 
 function checkCount(value: number, option: string): void {
   if (!(Number.isInteger(value) && value >= 0))
-    throw new InvalidOptionError(option, `must be a non-negative integer, got ${String(value)}`, 'pass e.g. 2');
+    throw new InvalidOptionError(
+      option,
+      `must be a non-negative integer, got ${optionValueText(value)}`,
+      'pass e.g. 2',
+    );
 }
 
 function defineFault(description: string, create: () => FaultInterceptor): Fault {
@@ -191,7 +195,7 @@ export const faults = {
     if (ms !== 'forever' && !(Number.isFinite(ms) && ms >= 0))
       throw new InvalidOptionError(
         'faults.hangFor(ms)',
-        `must be a non-negative number of milliseconds or 'forever', got ${String(ms)}`,
+        `must be a non-negative number of milliseconds or 'forever', got ${optionValueText(ms)}`,
         "pass e.g. 200 or 'forever'",
       );
     if (options.times !== undefined) checkCount(options.times, 'faults.hangFor.times');

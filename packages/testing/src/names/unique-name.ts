@@ -4,7 +4,7 @@
 // ([A-Za-z0-9_-], up to 256) and consumer groups (any string). So: [A-Za-z0-9_-] and at most 80.
 
 import { randomBytes } from 'node:crypto';
-import { InvalidOptionError } from '@switchyard/core';
+import { InvalidOptionError, optionValueText } from '@switchyard/core';
 
 /** SQS caps queue names at 80 characters; the strictest of the brokers we name things on. */
 export const MAX_NAME_LENGTH = 80;
@@ -42,7 +42,7 @@ export function uniqueName(prefix: string, options: UniqueNameOptions = {}): str
   if (!Number.isInteger(maxLength) || maxLength < SUFFIX_LENGTH + 2 || maxLength > MAX_NAME_LENGTH)
     throw new InvalidOptionError(
       'uniqueName.maxLength',
-      `must be an integer between ${SUFFIX_LENGTH + 2} and ${MAX_NAME_LENGTH}, got ${String(maxLength)}`,
+      `must be an integer between ${SUFFIX_LENGTH + 2} and ${MAX_NAME_LENGTH}, got ${optionValueText(maxLength)}`,
       'leave it out to use the SQS limit of 80',
     );
   if (typeof prefix !== 'string')

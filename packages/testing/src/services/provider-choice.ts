@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidOptionError } from '@switchyard/core';
+import { InvalidOptionError, optionValueText } from '@switchyard/core';
 import { canConnect } from './endpoints.js';
 import { type ProviderChoice, type ProviderName, ProviderNames } from './types.js';
 
@@ -46,7 +46,7 @@ export async function chooseProvider(
   if (option !== undefined && !CHOICES.includes(option)) {
     throw new InvalidOptionError(
       'provider',
-      `'${String(option)}' is not a provider`,
+      `'${optionValueText(option)}' is not a provider`,
       `use one of ${CHOICES.join(', ')}`,
     );
   }

@@ -1,7 +1,7 @@
 // The one entry point for real services in tests: pick a provider, start (or find) the services,
 // hand back their endpoints and fault hooks.
 
-import { InvalidOptionError } from '@switchyard/core';
+import { InvalidOptionError, optionValueText } from '@switchyard/core';
 import { startContainerServices } from './containers/containers-provider.js';
 import { servicesFromEnv } from './endpoints.js';
 import { ServiceUnavailableError } from './errors.js';
@@ -35,7 +35,7 @@ function checkServices(services: readonly ServiceName[] | undefined): ServiceNam
     if (!(ServiceNames as readonly string[]).includes(s)) {
       throw new InvalidOptionError(
         'services',
-        `'${String(s)}' is not a service`,
+        `'${optionValueText(s)}' is not a service`,
         `use some of ${ServiceNames.join(', ')}`,
       );
     }

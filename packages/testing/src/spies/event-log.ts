@@ -3,7 +3,7 @@
 // already holds resolves at once, so a test may start waiting after the fact; one that runs out of
 // time rejects with a description of what was seen instead of a bare "timeout".
 
-import { InvalidOptionError } from '@switchyard/core';
+import { InvalidOptionError, optionValueText } from '@switchyard/core';
 
 export interface WaitOptions {
   /** Give up after this long (default: the spy's `defaultTimeoutMs`). */
@@ -110,7 +110,7 @@ export function checkTimeout(timeoutMs: number, option: string): number {
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0))
     throw new InvalidOptionError(
       option,
-      `must be a positive number of milliseconds, got ${String(timeoutMs)}`,
+      `must be a positive number of milliseconds, got ${optionValueText(timeoutMs)}`,
       'pass e.g. { timeoutMs: 5_000 }',
     );
   return timeoutMs;

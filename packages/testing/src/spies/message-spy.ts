@@ -2,7 +2,7 @@
 // "message X was acked" instead of sleeping, and a wait that times out says what did happen.
 
 import type { MessageEventBase, SwitchyardEvents } from '@switchyard/core';
-import { InvalidOptionError } from '@switchyard/core';
+import { InvalidOptionError, optionValueText } from '@switchyard/core';
 import { checkTimeout, EventLog, type WaitOptions } from './event-log.js';
 import { listen, type SwitchyardEventSource } from './event-source.js';
 
@@ -53,7 +53,7 @@ function describeRecord(record: RecordedOutcome): string {
 }
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return error instanceof Error ? `${error.name}: ${error.message}` : optionValueText(error);
 }
 
 export class MessageSpy {
@@ -114,7 +114,11 @@ export class MessageSpy {
   ): Promise<MessageOutcomeEvent<O>[]> {
     this.#checkOutcome(outcome);
     if (!(Number.isInteger(count) && count >= 0))
-      throw new InvalidOptionError('waitForCount.count', `must be a non-negative integer, got ${count}`, 'pass e.g. 3');
+      throw new InvalidOptionError(
+        'waitForCount.count',
+        `must be a non-negative integer, got ${optionValueText(count)}`,
+        'pass e.g. 3',
+      );
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#defaultTimeoutMs, 'timeoutMs');
     return this.#log.waitUntil(
       (items) => {
@@ -196,7 +200,7 @@ export class MessageSpy {
     if (!isOutcome(outcome))
       throw new InvalidOptionError(
         'outcome',
-        `'${String(outcome)}' is not a message outcome`,
+        `'${optionValueText(outcome)}' is not a message outcome`,
         `use one of ${MESSAGE_OUTCOMES.join(', ')}`,
       );
   }
