@@ -13,6 +13,12 @@ export interface Clock {
 /** Returns a float in [0, 1). */
 export type RandomSource = () => number;
 
+/**
+ * The longest delay one Node timer can hold (2^31 - 1 ms, 24.8 days). A longer one fires after 1 ms
+ * (with a TimeoutOverflowWarning), which would turn a long backoff into an immediate retry.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
@@ -21,17 +27,24 @@ export const systemClock: Clock = {
         reject(signal.reason);
         return;
       }
-      const timer = setTimeout(
-        () => {
+      // Longer waits (Infinity included: never) are chained timers of at most MAX_TIMER_MS each.
+      // biome-ignore lint/complexity/useMathMinMax: NaN must become 0, and Math.max(0, NaN) is NaN.
+      let remaining = ms > 0 ? ms : 0;
+      let timer: ReturnType<typeof setTimeout>;
+      const arm = () => {
+        const step = Math.min(remaining, MAX_TIMER_MS);
+        remaining -= step;
+        timer = setTimeout(() => {
+          if (remaining > 0) return arm();
           signal?.removeEventListener('abort', onAbort);
           resolve();
-        },
-        Math.max(0, ms),
-      );
+        }, step);
+      };
       const onAbort = () => {
         clearTimeout(timer);
         reject(signal?.reason);
       };
+      arm();
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };

@@ -10,6 +10,7 @@ import {
   InvalidOptionError,
   isOptionObject,
   type Logger,
+  MAX_TIMER_MS,
   optionKindText,
   optionValueText,
   silentLogger,
@@ -235,6 +236,21 @@ export function positiveInt(option: string, value: number, min = 1): void {
     );
 }
 
+/**
+ * A duration or a fetch size: a whole number from `min` to 2^31 - 1. Kafka's protocol carries these
+ * as 32-bit integers, and a Node timer longer than that fires after 1 ms (a commit or gauge interval
+ * would turn into a hot loop).
+ */
+export function int32(option: string, value: number, min = 1): void {
+  positiveInt(option, value, min);
+  if (value > MAX_TIMER_MS)
+    throw new InvalidOptionError(
+      option,
+      `must be at most ${MAX_TIMER_MS} (2^31 - 1; for a duration, 24.8 days), got ${value}`,
+      `set ${option} to at most ${MAX_TIMER_MS}`,
+    );
+}
+
 /** A switch (`readUncommitted`, `createTopics`, …): a string 'false' would read as true. */
 function flag(option: string, value: unknown): void {
   if (typeof value !== 'boolean')
@@ -418,7 +434,10 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
     'partitionsConsumedConcurrently',
     'lagIntervalMs',
   ] as const)
-    positiveInt(`consumer.${name}`, consumer[name]);
+    (name === 'commitEveryMessages' || name === 'partitionsConsumedConcurrently' ? positiveInt : int32)(
+      `consumer.${name}`,
+      consumer[name],
+    );
   positiveInt('consumer.partitionMaxInFlight', consumer.partitionMaxInFlight, 0);
   flag('consumer.readUncommitted', consumer.readUncommitted);
   flag('consumer.allowAutoTopicCreation', consumer.allowAutoTopicCreation);
@@ -456,8 +475,12 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
     'transactionTimeoutMs',
     'retries',
   ] as const)
-    positiveInt(`producer.${name}`, producer[name], name === 'retries' ? 0 : 1);
-  positiveInt('producer.lingerMs', producer.lingerMs, 0);
+    (name === 'retries' || name === 'bufferBytes' ? positiveInt : int32)(
+      `producer.${name}`,
+      producer[name],
+      name === 'retries' ? 0 : 1,
+    );
+  int32('producer.lingerMs', producer.lingerMs, 0);
   if (producer.batchBytes > producer.bufferBytes)
     throw new InvalidOptionError(
       'producer.batchBytes',
@@ -538,7 +561,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
   positiveInt('retry.topics', retry.topics);
   if (retry.topics > 20)
     throw new InvalidOptionError('retry.topics', `${retry.topics} retry tiers`, 'use at most 20 tiers');
-  positiveInt('retry.maxDelayMs', retry.maxDelayMs);
+  int32('retry.maxDelayMs', retry.maxDelayMs);
   flag('retry.createTopics', retry.createTopics);
   if (retry.parkSameKey) {
     if (retry.mode !== 'retry-topics')
@@ -548,7 +571,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
         "set retry.mode: 'retry-topics' or drop parkSameKey",
       );
     positiveInt('retry.parkSameKey.maxKeys', retry.parkSameKey.maxKeys);
-    positiveInt('retry.parkSameKey.ttlMs', retry.parkSameKey.ttlMs);
+    int32('retry.parkSameKey.ttlMs', retry.parkSameKey.ttlMs);
   }
 
   const deadLetter = {
@@ -561,8 +584,8 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
       `'${optionValueText(deadLetter.suffix)}' is not a valid topic suffix`,
       "use letters, digits, '.', '_' or '-', e.g. '.dlq'",
     );
-  positiveInt('deadLetter.timeoutMs', deadLetter.timeoutMs);
-  positiveInt('deadLetter.depthIntervalMs', deadLetter.depthIntervalMs, 0);
+  int32('deadLetter.timeoutMs', deadLetter.timeoutMs);
+  int32('deadLetter.depthIntervalMs', deadLetter.depthIntervalMs, 0);
   flag('deadLetter.springHeaders', deadLetter.springHeaders);
   flag('deadLetter.createTopics', deadLetter.createTopics);
 
@@ -624,7 +647,7 @@ export function resolveSubscriptionOptions(
     );
   if (options.partitionMaxInFlight !== undefined)
     positiveInt('options.partitionMaxInFlight', options.partitionMaxInFlight, 0);
-  if (options.stuckPartitionMs !== undefined) positiveInt('options.stuckPartitionMs', options.stuckPartitionMs);
+  if (options.stuckPartitionMs !== undefined) int32('options.stuckPartitionMs', options.stuckPartitionMs);
   if (
     options.ratePerSecond !== undefined &&
     !(typeof options.ratePerSecond === 'number' && Number.isFinite(options.ratePerSecond) && options.ratePerSecond > 0)

@@ -281,6 +281,46 @@ describe('KafkaTransport options: validation gaps closed at construction', () =>
   });
 });
 
+// Durations and fetch sizes past 2^31 - 1 were accepted: Kafka carries them as 32-bit integers, and a
+// Node timer that long fires after 1 ms, so a commit interval of 30 days committed every millisecond.
+describe('Kafka durations and fetch sizes stay within 2^31 - 1', () => {
+  const over = 2 ** 31;
+  const session = { sessionTimeoutMs: over, rebalanceTimeoutMs: 60_000 };
+  it.each<[string, KafkaTransportOptions]>([
+    ['consumer.sessionTimeoutMs', { brokers: ['h:1'], consumer: session }],
+    ['consumer.rebalanceTimeoutMs', { brokers: ['h:1'], consumer: { rebalanceTimeoutMs: over } }],
+    ['consumer.commitIntervalMs', { brokers: ['h:1'], consumer: { commitIntervalMs: over } }],
+    ['consumer.stuckPartitionMs', { brokers: ['h:1'], consumer: { stuckPartitionMs: over } }],
+    ['consumer.lagIntervalMs', { brokers: ['h:1'], consumer: { lagIntervalMs: over } }],
+    ['consumer.maxBytes', { brokers: ['h:1'], consumer: { maxBytes: over } }],
+    ['consumer.maxBytesPerPartition', { brokers: ['h:1'], consumer: { maxBytesPerPartition: over } }],
+    ['producer.lingerMs', { brokers: ['h:1'], producer: { lingerMs: over } }],
+    ['producer.bufferTimeoutMs', { brokers: ['h:1'], producer: { bufferTimeoutMs: over } }],
+    ['producer.requestTimeoutMs', { brokers: ['h:1'], producer: { requestTimeoutMs: over } }],
+    ['producer.transactionTimeoutMs', { brokers: ['h:1'], producer: { transactionTimeoutMs: over } }],
+    ['retry.maxDelayMs', { brokers: ['h:1'], retry: { maxDelayMs: over } }],
+    ['retry.parkSameKey.ttlMs', { brokers: ['h:1'], retry: { mode: 'retry-topics', parkSameKey: { ttlMs: over } } }],
+    ['deadLetter.timeoutMs', { brokers: ['h:1'], deadLetter: { timeoutMs: over } }],
+    ['deadLetter.depthIntervalMs', { brokers: ['h:1'], deadLetter: { depthIntervalMs: over } }],
+  ])('refuses %s of 2^31', (option, options) => {
+    const error = optionError(options);
+    expect(error.option).toBe(option);
+    expect(error.message).toContain('at most 2147483647');
+  });
+
+  it('accepts 2^31 - 1, and counts that are not sent to Kafka or a timer stay unbounded', () => {
+    const max = 2 ** 31 - 1;
+    expect(() =>
+      resolveKafkaOptions({
+        brokers: ['h:1'],
+        consumer: { commitIntervalMs: max, lagIntervalMs: max, stuckPartitionMs: max, commitEveryMessages: 2 ** 40 },
+        producer: { bufferTimeoutMs: max, bufferBytes: 2 ** 33, retries: Number.MAX_SAFE_INTEGER },
+        deadLetter: { depthIntervalMs: max },
+      }),
+    ).not.toThrow();
+  });
+});
+
 // String(value) threw a TypeError for a value without a prototype; these show it with optionValueText.
 describe('Kafka option errors show any value', () => {
   const bare = () => Object.create(null) as never;

@@ -3,7 +3,7 @@
 // already holds resolves at once, so a test may start waiting after the fact; one that runs out of
 // time rejects with a description of what was seen instead of a bare "timeout".
 
-import { InvalidOptionError, optionValueText } from '@switchyard/core';
+import { InvalidOptionError, MAX_TIMER_MS, optionValueText } from '@switchyard/core';
 
 export interface WaitOptions {
   /** Give up after this long (default: the spy's `defaultTimeoutMs`). */
@@ -107,10 +107,11 @@ export class EventLog<T> {
 }
 
 export function checkTimeout(timeoutMs: number, option: string): number {
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0))
+  // Past MAX_TIMER_MS a Node timer fires after 1 ms: the wait would time out at once.
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS))
     throw new InvalidOptionError(
       option,
-      `must be a positive number of milliseconds, got ${optionValueText(timeoutMs)}`,
+      `must be a positive number of milliseconds up to ${MAX_TIMER_MS}, got ${optionValueText(timeoutMs)}`,
       'pass e.g. { timeoutMs: 5_000 }',
     );
   return timeoutMs;

@@ -190,6 +190,8 @@ describe('MessageSpy', () => {
     const { spy } = setup();
     expect(() => spy.waitFor('m', 'consumed' as never)).toThrow(/not a message outcome/);
     expect(() => spy.waitFor('m', 'acked', { timeoutMs: 0 })).toThrow(/timeoutMs/);
+    // Longer than a Node timer holds: it would fire after 1 ms and time out at once.
+    expect(() => spy.waitFor('m', 'acked', { timeoutMs: 2 ** 31 })).toThrow(/timeoutMs.*up to 2147483647/);
     expect(() => spyOn({} as never)).toThrow(/on\(name, listener\)/);
   });
 });
