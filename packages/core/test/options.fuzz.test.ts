@@ -25,6 +25,7 @@ import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
 import { compareVersions, MemoryVersionStore } from '../src/idempotency/stale-event-guard.js';
 import { KeyedScheduler } from '../src/keyed-scheduler.js';
 import { silentLogger } from '../src/logger.js';
+import { MemoryBroker } from '../src/memory/broker.js';
 import { MemoryLogTransport } from '../src/memory/log-transport.js';
 import { MemoryQueueTransport } from '../src/memory/queue-transport.js';
 import { CircuitBreaker, CircuitBreakers } from '../src/policies/circuit-breaker.js';
@@ -691,6 +692,107 @@ describe('option resolvers under garbage (fuzz)', () => {
           expectReturnsOrNamesAMutation(build, undefined);
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+// ---- the in-memory broker and transports ----------------------------------------------------
+
+const QUEUE_SETTINGS: readonly Path[] = [
+  ['autoCreateQueue', 'visibilityTimeoutMs'],
+  ['autoCreateQueue', 'delayMs'],
+  ['autoCreateQueue', 'retentionMs'],
+  ['autoCreateQueue', 'maxReceiveCount'],
+  ['autoCreateQueue', 'deadLetterQueue'],
+  ['autoCreateQueue', 'contentBasedDeduplication'],
+  ['autoCreateQueue', 'deduplicationWindowMs'],
+];
+
+const MEMORY_BASES: readonly (() => Record<string, unknown>)[] = [
+  () => ({}),
+  () => ({ broker: new MemoryBroker({ clock: new FakeClock(), maxMessageBytes: 1_024 }), gaugeIntervalMs: 1_000 }),
+  () => ({
+    clock: new FakeClock(),
+    autoCreate: true,
+    gaugeIntervalMs: 250,
+    fifo: false,
+    visibilityTimeoutMs: 10_000,
+    assignor: 'round-robin',
+    autoCreatePartitions: 2,
+    autoCreateQueue: { visibilityTimeoutMs: 5_000, delayMs: 0, retentionMs: 60_000, deduplicationWindowMs: 1_000 },
+  }),
+];
+
+const MEMORY_SPACE: MutationSpace = {
+  leaves: [
+    ['broker'],
+    ['clock'],
+    ['autoCreate'],
+    ['gaugeIntervalMs'],
+    ['fifo'],
+    ['visibilityTimeoutMs'],
+    ['assignor'],
+    ['autoCreatePartitions'],
+    ['autoCreateQueue'],
+    ...QUEUE_SETTINGS,
+  ],
+  objects: [['broker'], ['clock'], ['autoCreateQueue']],
+  containers: [[], ['autoCreateQueue']],
+};
+
+/** Each transport takes the shared keys and its own; a base's keys for the other one are dropped. */
+const LOG_ONLY = ['assignor', 'autoCreatePartitions'];
+const QUEUE_ONLY = ['fifo', 'visibilityTimeoutMs', 'autoCreateQueue'];
+const without = (keys: readonly string[]) => (make: () => Record<string, unknown>) => () =>
+  Object.fromEntries(Object.entries(make()).filter(([k]) => !keys.includes(k)));
+
+describe('the in-memory broker and transports under garbage options (fuzz)', () => {
+  it('the valid options construct', () => {
+    for (const make of MEMORY_BASES.map(without(QUEUE_ONLY)))
+      expect(() => new MemoryLogTransport(make() as never)).not.toThrow();
+    for (const make of MEMORY_BASES.map(without(LOG_ONLY)))
+      expect(() => new MemoryQueueTransport(make() as never)).not.toThrow();
+  });
+
+  it('new MemoryLogTransport: garbage options construct or fail with an InvalidOptionError naming a mutated key', () => {
+    assertOptionMutations(
+      MEMORY_BASES.map(without(QUEUE_ONLY)),
+      MEMORY_SPACE,
+      (options) => new MemoryLogTransport(options as never),
+      RUNS.numRuns,
+    );
+  });
+
+  it('new MemoryQueueTransport: garbage options construct or fail with an InvalidOptionError naming a mutated key', () => {
+    assertOptionMutations(
+      MEMORY_BASES.map(without(LOG_ONLY)),
+      MEMORY_SPACE,
+      (options) => new MemoryQueueTransport(options as never),
+      RUNS.numRuns,
+    );
+  });
+
+  it('new MemoryBroker and createQueue: garbage options construct or fail naming a mutated key', () => {
+    assertOptionMutations(
+      [() => ({}), () => ({ clock: new FakeClock(), maxMessageBytes: 2_048 })],
+      { leaves: [['clock'], ['maxMessageBytes']], objects: [['clock']], containers: [[]] },
+      (options) => new MemoryBroker(options as never),
+      RUNS.numRuns,
+    );
+    let n = 0;
+    assertOptionMutations(
+      [() => ({}), () => ({ visibilityTimeoutMs: 1_000, maxReceiveCount: 3, deadLetterQueue: 'dlq', delayMs: 10 })],
+      {
+        leaves: QUEUE_SETTINGS.map((p) => p.slice(1)),
+        objects: [],
+        containers: [[]],
+      },
+      (options) => {
+        const broker = new MemoryBroker();
+        broker.createQueue('dlq');
+        return broker.createQueue(`q-${n++}`, options as never);
+      },
+      RUNS.numRuns,
     );
   });
 });
