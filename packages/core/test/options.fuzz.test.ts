@@ -37,6 +37,7 @@ import { type ResolveContext, resolveConsumeOptions } from '../src/runtime/optio
 import { FakeTransport, queueCapabilities } from './runtime/fake-transport.js';
 import { ChargeCard, OrderPlaced, OrderShipped, orders, payments } from './runtime/harness.js';
 import { FakeClock } from './support/fake-clock.js';
+import { optionError } from './support/option-error.js';
 
 const RUNS = { numRuns: 300 };
 
@@ -213,17 +214,6 @@ function expectReturnsOrNamesAMutation(
       `'${error.option}' names none of the mutated keys ${JSON.stringify(applied.map((m) => m.path.join('.')))}: ${error.message}`,
     );
   return error;
-}
-
-/** The InvalidOptionError `run` throws (anything else fails the test). */
-function optionError(run: () => unknown): InvalidOptionError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidOptionError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionError');
 }
 
 /** The shared property: options from one of `bases` with drawn mutations make `build` return or name a mutated key. */

@@ -5,26 +5,16 @@
 
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { InvalidOptionError } from '../../src/errors.js';
 import { MemoryBroker } from '../../src/memory/broker.js';
 import { MemoryLogTransport } from '../../src/memory/log-transport.js';
 import { MemoryQueueTransport } from '../../src/memory/queue-transport.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { optionError } from '../support/option-error.js';
 import { CollectingSink, outgoing, spec } from './helpers.js';
 
 const bare = () => Object.create(null) as never;
 const sym = () => Symbol('garbage') as never;
 const any = (value: unknown) => value as never;
-
-function optionError(run: () => unknown): InvalidOptionError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidOptionError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionError');
-}
 
 type Row = readonly [name: string, build: () => unknown, option: string];
 

@@ -1,0 +1,12 @@
+import { InvalidOptionError } from '../../src/errors.js';
+
+/** The InvalidOptionError `run` throws (anything else fails the test). */
+export function optionError(run: () => unknown): InvalidOptionError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof InvalidOptionError) return error;
+    throw error;
+  }
+  throw new Error('expected an InvalidOptionError');
+}
