@@ -1,6 +1,7 @@
 // One consumed queue: long-polling receive loops bounded by the in-flight limit, hand-over to core,
 // the visibility heartbeat, and settlement (delete, visibility change, dead-letter then delete).
 
+import { setMaxListeners } from 'node:events';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -123,6 +124,9 @@ export class SqsSubscription implements TransportSubscription {
 
   constructor(params: SqsSubscriptionParams) {
     this.#p = params;
+    // Every poller's receive (the SDK adds an abort listener per request) and backoff listens to
+    // this signal; up to 100 pollers is a bounded set, not the leak Node warns about past 10.
+    setMaxListeners(0, this.#stopController.signal);
     const { options, queue } = params;
     const client = options.client;
     const batcher = {
