@@ -248,4 +248,22 @@ describe('KafkaPublisher', () => {
       retryable: true,
     });
   });
+
+  // group() spread each publish's messages into push(...), which overflows the stack past ~120,000
+  // arguments: one publishBatch of 200,000 small messages (2 MB, well inside the buffer) failed with
+  // "Maximum call stack size exceeded".
+  it('sends one publish of 200,000 messages', async () => {
+    const sent: number[] = [];
+    const sender = () => async (batch: readonly DriverTopicMessages[]) => {
+      sent.push(count(batch));
+      return [];
+    };
+    const publisher = new KafkaPublisher(
+      sender,
+      options({ lingerMs: 0, batchBytes: 1_048_576, bufferBytes: 33_554_432 }),
+    );
+    const messages = Array.from({ length: 200_000 }, (_, i) => message(`m${i}`, 1));
+    await publisher.publish('t', messages);
+    expect(sent).toEqual([200_000]);
+  });
 });

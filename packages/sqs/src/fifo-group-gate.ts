@@ -44,7 +44,12 @@ export class FifoGroupGate<M> {
   /** Shutdown: every waiting message; groups stay blocked until their active message settles. */
   drainWaiting(): M[] {
     const all: M[] = [];
-    for (const state of this.#groups.values()) all.push(...state.waiting.splice(0));
+    // A loop, not push(...): a group's queue is bounded only by maxInFlight, and a spread of a long
+    // one overflows the call stack.
+    for (const state of this.#groups.values()) {
+      for (const message of state.waiting) all.push(message);
+      state.waiting.length = 0;
+    }
     return all;
   }
 

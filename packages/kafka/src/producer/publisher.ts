@@ -258,9 +258,10 @@ export function recordsBytes(records: readonly DriverMessage[]): number {
 function group(batch: readonly Pending[]): DriverTopicMessages[] {
   const byTopic = new Map<string, DriverMessage[]>();
   for (const entry of batch) {
-    const list = byTopic.get(entry.topic) ?? [];
-    list.push(...entry.messages);
-    byTopic.set(entry.topic, list);
+    const list = byTopic.get(entry.topic);
+    // A loop, not push(...messages): spreading a large publishBatch overflows the call stack.
+    if (list === undefined) byTopic.set(entry.topic, entry.messages.slice());
+    else for (const message of entry.messages) list.push(message);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

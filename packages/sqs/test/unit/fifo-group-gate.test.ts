@@ -45,4 +45,14 @@ describe('FifoGroupGate', () => {
     expect(gate.drainWaiting().sort()).toEqual(['a2', 'b2']);
     expect(gate.enter('a', 'a3')).toBe(false);
   });
+
+  // drainWaiting spread a group's queue into push(...): past ~120,000 waiting messages (maxInFlight
+  // has no upper bound) shutdown threw "Maximum call stack size exceeded".
+  it('hands back a group of 200,000 waiting messages on shutdown', () => {
+    const gate = new FifoGroupGate<number>();
+    gate.enter('a', -1);
+    for (let i = 0; i < 200_000; i++) gate.enter('a', i);
+    const drained = gate.drainWaiting();
+    expect([drained.length, drained[0], drained.at(-1), gate.waiting]).toEqual([200_000, 0, 199_999, 0]);
+  });
 });
