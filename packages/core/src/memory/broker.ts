@@ -10,7 +10,14 @@ import { assertClock, systemClock } from '../clock.js';
 import type { DeadLetterRecord } from '../dead-letter.js';
 import { deadLetterHeaders, readDeadLetterHeaders, stripDeadLetterHeaders } from '../dead-letter-headers.js';
 import type { OutgoingMessage } from '../envelope.js';
-import { InvalidOptionError, optionValueText, SwitchyardError } from '../errors.js';
+import {
+  assertMethods,
+  InvalidOptionError,
+  isOptionObject,
+  optionKindText,
+  optionValueText,
+  SwitchyardError,
+} from '../errors.js';
 import { TokenBucket } from '../policies/token-bucket.js';
 import type { StartPosition } from '../ports/transport.js';
 import { copyBytes } from './bytes.js';
@@ -29,7 +36,7 @@ import type {
   SendMessageInput,
   SendResult,
 } from './queue.js';
-import { checkQueueOptions, MemoryQueue, refuseUnknownOptions } from './queue.js';
+import { checkFlag, checkQueueOptions, checkSignal, MemoryQueue, refuseUnknownOptions } from './queue.js';
 import type { LogRecord, TopicOptions } from './topic-log.js';
 import { TopicLog } from './topic-log.js';
 import { Wakeup } from './wakeup.js';
@@ -89,14 +96,89 @@ function sizeOf(body: Uint8Array | null, headers: Readonly<Record<string, string
 }
 
 function unknown(kind: DestinationKind, name: string): SwitchyardError {
-  return new SwitchyardError('SWITCHYARD_TRANSPORT', `no ${kind} named '${name}' in the in-memory broker`, {
-    retryable: false,
-    details: { kind, name },
-  });
+  return new SwitchyardError(
+    'SWITCHYARD_TRANSPORT',
+    `no ${kind} named '${optionValueText(name)}' in the in-memory broker`,
+    {
+      retryable: false,
+      details: { kind, name },
+    },
+  );
 }
 
 const BROKER_KEYS: readonly (keyof MemoryBrokerOptions)[] = ['clock', 'maxMessageBytes'];
 const TOPIC_KEYS: readonly (keyof TopicOptions)[] = ['partitions', 'retentionMs', 'retentionMessages'];
+const JOIN_GROUP_KEYS: readonly (keyof JoinGroupOptions)[] = ['assignor', 'listener'];
+const ASSIGNORS: readonly unknown[] = ['range', 'round-robin'] satisfies PartitionAssignor[];
+const RESET_GROUP_KEYS: readonly (keyof ResetGroupOptions)[] = ['to', 'partitions'];
+const SUBSCRIPTION_KEYS: readonly (keyof FanoutSubscriptionOptions)[] = ['filter', 'raw'];
+const PUBLISH_KEYS: readonly (keyof PublishToBrokerOptions)[] = ['autoCreate'];
+const INSPECT_KEYS: readonly string[] = ['limit'];
+const REDRIVE_KEYS: readonly (keyof RedriveOptions)[] = ['from', 'to', 'ratePerSecond', 'burst', 'max', 'signal'];
+
+/** A wrong value as a message shows it: a string quoted, another primitive as it prints, an object by kind. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if ((typeof value === 'object' && value !== null) || typeof value === 'function') return optionKindText(value);
+  return optionValueText(value);
+}
+
+/**
+ * A start position (`resetGroup.to`, `resolvePosition`): 'earliest', 'latest', `{ timestamp }` (ms) or
+ * `{ offset }` (a decimal string), so a wrong one is refused before anything is read or committed.
+ */
+function checkPosition(option: string, position: unknown): asserts position is StartPosition {
+  const fix = "pass 'earliest', 'latest', { timestamp: Date.now() - 3_600_000 } or { offset: '42' }";
+  if (position === 'earliest' || position === 'latest') return;
+  if (!isOptionObject(position))
+    throw new InvalidOptionError(
+      option,
+      `must be 'earliest', 'latest', { timestamp } or { offset }, got ${shown(position)}`,
+      fix,
+    );
+  refuseUnknownOptions(position, ['timestamp', 'offset'], {
+    option,
+    prefix: option,
+    owner: 'a position',
+    example: fix,
+  });
+  const { timestamp, offset } = position;
+  if ((timestamp === undefined) === (offset === undefined))
+    throw new InvalidOptionError(
+      option,
+      timestamp === undefined ? 'gives neither a timestamp nor an offset' : 'gives both a timestamp and an offset',
+      fix,
+    );
+  if (timestamp !== undefined && !(typeof timestamp === 'number' && Number.isFinite(timestamp)))
+    throw new InvalidOptionError(
+      `${option}.timestamp`,
+      `must be a number of ms since the epoch, got ${shown(timestamp)}`,
+      'pass e.g. { timestamp: Date.now() - 3_600_000 } (a Date: date.getTime())',
+    );
+  if (offset !== undefined && !(typeof offset === 'string' && offset.trim() !== '' && Number.isInteger(Number(offset))))
+    throw new InvalidOptionError(
+      `${option}.offset`,
+      `must be an offset as a decimal string, got ${shown(offset)}`,
+      "pass e.g. { offset: '42' }",
+    );
+}
+
+/** `publish` and `writeDeadLetter` options: `autoCreate` is 'topic', 'queue' or absent. */
+function checkPublishOptions(method: string, options: unknown): asserts options is PublishToBrokerOptions {
+  refuseUnknownOptions(options, PUBLISH_KEYS, {
+    option: method,
+    prefix: method,
+    owner: `a ${method}`,
+    example: "{ autoCreate: 'queue' }",
+  });
+  const { autoCreate } = options as PublishToBrokerOptions;
+  if (autoCreate !== undefined && autoCreate !== 'topic' && autoCreate !== 'queue')
+    throw new InvalidOptionError(
+      `${method}.autoCreate`,
+      `must be 'topic' or 'queue', got ${shown(autoCreate)}`,
+      "pass 'topic' or 'queue', or leave it out so an unknown destination fails",
+    );
+}
 
 export class MemoryBroker {
   readonly clock: Clock;
@@ -245,17 +327,12 @@ export class MemoryBroker {
 
   /** Where a reader without a usable committed offset starts, per `position`. */
   resolvePosition(topicName: string, partition: number, position: StartPosition): number {
+    checkPosition('position', position);
     const p = this.topic(topicName).partition(partition);
     if (position === 'earliest') return p.startOffset;
     if (position === 'latest') return p.endOffset;
-    if ('timestamp' in position) return p.offsetForTimestamp(position.timestamp);
-    const offset = Number(position.offset);
-    if (!Number.isInteger(offset))
-      throw new InvalidOptionError(
-        'offset',
-        `'${position.offset}' is not an offset`,
-        "pass a decimal string, e.g. '42'",
-      );
+    if ('timestamp' in position && position.timestamp !== undefined) return p.offsetForTimestamp(position.timestamp);
+    const offset = Number((position as { readonly offset: string }).offset);
     return Math.min(Math.max(offset, p.startOffset), p.endOffset);
   }
 
@@ -270,6 +347,26 @@ export class MemoryBroker {
 
   /** Join `group` as a consumer of `topic`; every join and leave rebalances the topic's partitions. */
   joinGroup(group: string, topic: string, options: JoinGroupOptions): GroupMembership {
+    refuseUnknownOptions(options, JOIN_GROUP_KEYS, {
+      option: 'joinGroup',
+      prefix: 'joinGroup',
+      owner: 'a joinGroup',
+      example: '{ listener: { onAssign, onRevoke } }',
+      required: true,
+    });
+    if (options.assignor !== undefined && !ASSIGNORS.includes(options.assignor))
+      throw new InvalidOptionError(
+        'joinGroup.assignor',
+        `must be 'range' or 'round-robin', got ${shown(options.assignor)}`,
+        "pass 'range' (Kafka's default) or 'round-robin', or leave it out",
+      );
+    assertMethods(
+      'joinGroup.listener',
+      options.listener,
+      'a group listener (onAssign and onRevoke functions)',
+      ['onAssign', 'onRevoke'],
+      'pass { onAssign(partitions) {…}, onRevoke(partitions) {…} }',
+    );
     if (typeof group !== 'string' || group.length === 0)
       throw new InvalidOptionError('consumerGroup', 'must be a non-empty string', "name the group, e.g. 'billing'");
     const count = this.partitionCount(topic);
@@ -303,6 +400,24 @@ export class MemoryBroker {
 
   /** Move an inactive group's committed offsets (kafka-consumer-groups --reset-offsets). */
   resetGroup(group: string, topicName: string, options: ResetGroupOptions): Record<number, string> {
+    refuseUnknownOptions(options, RESET_GROUP_KEYS, {
+      option: 'resetGroup',
+      prefix: 'resetGroup',
+      owner: 'a resetGroup',
+      example: "{ to: 'earliest' }",
+      required: true,
+    });
+    checkPosition('resetGroup.to', options.to);
+    const requested: unknown = options.partitions;
+    if (
+      requested !== undefined &&
+      !(Array.isArray(requested) && requested.every((p) => typeof p === 'number' && Number.isInteger(p) && p >= 0))
+    )
+      throw new InvalidOptionError(
+        'resetGroup.partitions',
+        `must be an array of partition numbers, got ${Array.isArray(requested) ? 'an array holding something else' : optionKindText(requested)}`,
+        'pass e.g. [0, 2], or leave it out for every partition',
+      );
     const g = this.#group(group);
     if (g.hasMembers(topicName))
       throw new SwitchyardError(
@@ -312,6 +427,14 @@ export class MemoryBroker {
       );
     const topic = this.topic(topicName);
     const partitions = options.partitions ?? topic.partitions.map((p) => p.partition);
+    // All checked before the first commit, so a wrong one moves nothing.
+    const missing = partitions.find((p) => p >= topic.partitions.length);
+    if (missing !== undefined)
+      throw new InvalidOptionError(
+        'resetGroup.partitions',
+        `topic '${topicName}' has no partition ${missing} (it has ${topic.partitions.length})`,
+        `pass partitions from 0 to ${topic.partitions.length - 1}, or leave it out for every partition`,
+      );
     for (const p of partitions) g.commit(topicName, p, this.resolvePosition(topicName, p, options.to));
     return this.committed(group, topicName);
   }
@@ -400,6 +523,19 @@ export class MemoryBroker {
 
   /** Subscribe an existing queue to a fan-out; returns the unsubscribe function. */
   subscribe(fanoutName: string, queueName: string, options: FanoutSubscriptionOptions = {}): () => void {
+    refuseUnknownOptions(options, SUBSCRIPTION_KEYS, {
+      option: 'subscribe',
+      prefix: 'subscribe',
+      owner: 'a fan-out subscription',
+      example: '{ raw: false }',
+    });
+    if (options.filter !== undefined && typeof options.filter !== 'function')
+      throw new InvalidOptionError(
+        'subscribe.filter',
+        `must be a function (headers, body) => boolean, got ${optionKindText(options.filter)}`,
+        "pass e.g. (headers) => headers['sy-type'] === 'OrderPaid', or leave it out for every message",
+      );
+    checkFlag('subscribe.raw', options.raw);
     const fanout = this.#fanouts.get(fanoutName);
     if (!fanout) throw unknown('fanout', fanoutName);
     this.queue(queueName);
@@ -464,6 +600,7 @@ export class MemoryBroker {
    * queue with default options).
    */
   publish(destination: string, messages: readonly OutgoingMessage[], options: PublishToBrokerOptions = {}): void {
+    checkPublishOptions('publish', options);
     let kind = this.kindOf(destination);
     if (kind === undefined) {
       if (options.autoCreate === undefined)
@@ -502,6 +639,7 @@ export class MemoryBroker {
    * body, the original headers plus the `sy-dlq-*` record headers, the original key.
    */
   writeDeadLetter(destination: string, record: DeadLetterRecord, options: PublishToBrokerOptions = {}): void {
+    checkPublishOptions('writeDeadLetter', options);
     const position =
       record.source.kind === 'log'
         ? `${record.source.topic}/${record.source.partition}/${record.source.offset}`
@@ -535,7 +673,19 @@ export class MemoryBroker {
    * back from its `sy-dlq-*` headers (or, for a message the redrive policy moved, its source queue).
    */
   inspectDeadLetters(queueName: string, options: { readonly limit?: number } = {}): DeadLetterEntry[] {
+    refuseUnknownOptions(options, INSPECT_KEYS, {
+      option: 'inspectDeadLetters',
+      prefix: 'inspectDeadLetters',
+      owner: 'an inspectDeadLetters',
+      example: '{ limit: 20 }',
+    });
     const limit = options.limit ?? 100;
+    if (!(typeof limit === 'number' && limit >= 0 && (Number.isInteger(limit) || limit === Number.POSITIVE_INFINITY)))
+      throw new InvalidOptionError(
+        'inspectDeadLetters.limit',
+        `must be a whole number, 0 or more, got ${shown(limit)}`,
+        'pass e.g. 20, or leave it out for 100',
+      );
     return this.queue(queueName)
       .messages()
       .slice(0, limit)
@@ -551,22 +701,49 @@ export class MemoryBroker {
    * message that cannot be moved stays in the DLQ and is reported in `failed`.
    */
   async redrive(options: RedriveOptions): Promise<RedriveResult> {
-    const { from, to, max = Number.POSITIVE_INFINITY, signal } = options;
-    const dlq = this.queue(from);
-    if (to !== undefined && this.kindOf(to) === undefined) throw unknown('queue', to);
-    if (!(options.ratePerSecond > 0))
+    refuseUnknownOptions(options, REDRIVE_KEYS, {
+      option: 'redrive',
+      prefix: 'redrive',
+      owner: 'a redrive',
+      example: "{ from: 'orders-dlq', ratePerSecond: 10 }",
+      required: true,
+    });
+    const { from, to, ratePerSecond, max = Number.POSITIVE_INFINITY, signal } = options;
+    const burst = options.burst ?? 1;
+    if (typeof from !== 'string' || from === '')
+      throw new InvalidOptionError(
+        'redrive.from',
+        `must be the name of the dead-letter queue, got ${shown(from)}`,
+        "pass e.g. from: 'orders-dlq'",
+      );
+    if (to !== undefined && (typeof to !== 'string' || to === ''))
+      throw new InvalidOptionError(
+        'redrive.to',
+        `must be the name of a queue, topic or fan-out, got ${shown(to)}`,
+        "pass e.g. to: 'orders', or leave it out for each message's source",
+      );
+    if (!(typeof ratePerSecond === 'number' && Number.isFinite(ratePerSecond) && ratePerSecond > 0))
       throw new InvalidOptionError(
         'redrive.ratePerSecond',
-        `must be positive, got ${options.ratePerSecond}`,
+        `must be a positive finite number, got ${optionValueText(ratePerSecond)}`,
         'pass e.g. 10',
       );
-    if (!(max >= 0))
-      throw new InvalidOptionError('redrive.max', `must be zero or more, got ${max}`, 'pass e.g. 100, or leave it out');
-    const bucket = new TokenBucket({
-      ratePerSecond: options.ratePerSecond,
-      burst: options.burst ?? 1,
-      clock: this.clock,
-    });
+    if (!(typeof burst === 'number' && Number.isFinite(burst) && burst >= 1))
+      throw new InvalidOptionError(
+        'redrive.burst',
+        `must be a finite number of at least 1, got ${optionValueText(burst)}`,
+        'pass e.g. 10, or leave it out for 1',
+      );
+    if (!(typeof max === 'number' && max >= 0))
+      throw new InvalidOptionError(
+        'redrive.max',
+        `must be zero or more, got ${optionValueText(max)}`,
+        'pass e.g. 100, or leave it out',
+      );
+    checkSignal('redrive.signal', signal);
+    const dlq = this.queue(from);
+    if (to !== undefined && this.kindOf(to) === undefined) throw unknown('queue', to);
+    const bucket = new TokenBucket({ ratePerSecond, burst, clock: this.clock });
     const skip = new Set<string>();
     const failed: { messageId: string; error: unknown }[] = [];
     let moved = 0;

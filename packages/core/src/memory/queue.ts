@@ -8,7 +8,14 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { InvalidOptionError, isOptionObject, optionKindText, optionValueText, SwitchyardError } from '../errors.js';
+import {
+  assertMethods,
+  InvalidOptionError,
+  isOptionObject,
+  optionKindText,
+  optionValueText,
+  SwitchyardError,
+} from '../errors.js';
 import { copyBytes } from './bytes.js';
 import { Wakeup } from './wakeup.js';
 
@@ -161,6 +168,8 @@ export interface MemoryOptionsNames {
   /** Whose options, for "is not <owner> option": 'a MemoryBroker', 'a queue'. */
   readonly owner: string;
   readonly example: string;
+  /** The options cannot be left out (redrive, joinGroup): the fix does not offer the defaults. */
+  readonly required?: boolean;
 }
 
 /**
@@ -174,7 +183,7 @@ export function refuseUnknownOptions(value: unknown, known: readonly string[], n
     throw new InvalidOptionError(
       names.option,
       `must be an options object, got ${optionKindText(value)}`,
-      `pass e.g. ${names.example}, or leave it out for the defaults`,
+      names.required ? `pass e.g. ${names.example}` : `pass e.g. ${names.example}, or leave it out for the defaults`,
     );
   for (const key of Object.keys(value))
     if (!known.includes(key))
@@ -194,6 +203,25 @@ export function checkFlag(option: string, value: unknown): void {
     `set ${option} to a boolean, or leave it out for the default`,
   );
 }
+
+/**
+ * An abort signal (`signal` of receive, redrive): absent (undefined) passes; anything else must be an
+ * AbortSignal, so a wrong one fails naming the option instead of with a TypeError when it is listened to.
+ */
+export function checkSignal(option: string, value: unknown): void {
+  if (value === undefined) return;
+  const fix = "pass an AbortController's signal, or leave it out";
+  assertMethods(option, value, 'an AbortSignal', ['addEventListener', 'removeEventListener'], fix);
+  if (typeof (value as { readonly aborted?: unknown }).aborted !== 'boolean')
+    throw new InvalidOptionError(option, 'must be an AbortSignal: its aborted is not a boolean', fix);
+}
+
+const RECEIVE_OPTION_KEYS: readonly (keyof ReceiveOptions)[] = [
+  'maxMessages',
+  'waitTimeMs',
+  'visibilityTimeoutMs',
+  'signal',
+];
 
 const QUEUE_OPTION_KEYS: readonly (keyof QueueOptions)[] = [
   'visibilityTimeoutMs',
@@ -413,9 +441,20 @@ export class MemoryQueue {
   }
 
   async receive(options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
+    refuseUnknownOptions(options, RECEIVE_OPTION_KEYS, {
+      option: 'receive',
+      prefix: 'receive',
+      owner: 'a receive',
+      example: '{ maxMessages: 10, waitTimeMs: 20_000 }',
+    });
+    checkSignal('receive.signal', options.signal);
     const max = options.maxMessages ?? 1;
-    if (!(Number.isInteger(max) && max >= 1 && max <= queueLimits.maxReceiveBatch))
-      throw new InvalidOptionError('receive.maxMessages', `must be an integer from 1 to 10, got ${max}`, 'pass 1..10');
+    if (!(typeof max === 'number' && Number.isInteger(max) && max >= 1 && max <= queueLimits.maxReceiveBatch))
+      throw new InvalidOptionError(
+        'receive.maxMessages',
+        `must be an integer from 1 to ${queueLimits.maxReceiveBatch}, got ${optionValueText(max)}`,
+        'pass 1..10',
+      );
     const waitTimeMs = options.waitTimeMs ?? 0;
     checkDuration('receive.waitTimeMs', waitTimeMs, 0, queueLimits.maxWaitTimeMs, 'pass up to 20_000 (20 s)');
     const visibility = options.visibilityTimeoutMs ?? this.visibilityTimeoutMs;

@@ -4,7 +4,7 @@
 // a chain "sleep, then sleep again" behaves as it would in real time.
 
 import type { Clock } from '@switchyard/core';
-import { InvalidOptionError } from '@switchyard/core';
+import { InvalidOptionError, optionValueText } from '@switchyard/core';
 
 interface Sleeper {
   readonly at: number;
@@ -25,7 +25,11 @@ export class ManualClock implements Clock {
   /** Starts at `start` ms since the epoch (default 2025-01-01T00:00:00Z, so dates print sensibly). */
   constructor(start = Date.UTC(2025, 0, 1)) {
     if (!Number.isFinite(start))
-      throw new InvalidOptionError('ManualClock.start', `must be a finite number, got ${start}`, 'pass Date.now()');
+      throw new InvalidOptionError(
+        'ManualClock.start',
+        `must be a finite number, got ${optionValueText(start)}`,
+        'pass Date.now()',
+      );
     this.#now = start;
   }
 
@@ -70,7 +74,7 @@ export class ManualClock implements Clock {
     if (!(Number.isFinite(ms) && ms >= 0))
       throw new InvalidOptionError(
         'ManualClock.advance(ms)',
-        `must be a non-negative number, got ${ms}`,
+        `must be a non-negative number, got ${optionValueText(ms)}`,
         'pass e.g. 1_000',
       );
     const target = this.#now + ms;

@@ -4,7 +4,7 @@
 // ([A-Za-z0-9_-], up to 256) and consumer groups (any string). So: [A-Za-z0-9_-] and at most 80.
 
 import { randomBytes } from 'node:crypto';
-import { InvalidOptionError, optionValueText } from '@switchyard/core';
+import { InvalidOptionError, isOptionObject, optionKindText, optionValueText } from '@switchyard/core';
 
 /** SQS caps queue names at 80 characters; the strictest of the brokers we name things on. */
 export const MAX_NAME_LENGTH = 80;
@@ -16,6 +16,8 @@ export interface UniqueNameOptions {
   /** Cap on the whole name (default and maximum: 80, the SQS limit). */
   readonly maxLength?: number;
 }
+
+const OPTION_KEYS: readonly (keyof UniqueNameOptions)[] = ['maxLength'];
 
 /** 12 base-36 characters from the OS's CSPRNG: about 62 bits, so parallel test runs never collide. */
 function randomSuffix(): string {
@@ -38,6 +40,19 @@ function sanitizePrefix(prefix: string): string {
  * fits `maxLength`; the random part is never shortened.
  */
 export function uniqueName(prefix: string, options: UniqueNameOptions = {}): string {
+  if (!isOptionObject(options))
+    throw new InvalidOptionError(
+      'options',
+      `must be an options object, got ${optionKindText(options)}`,
+      'pass e.g. { maxLength: 40 }, or leave it out for the defaults',
+    );
+  for (const key of Object.keys(options))
+    if (!(OPTION_KEYS as readonly string[]).includes(key))
+      throw new InvalidOptionError(
+        `uniqueName.${key}`,
+        'is not a uniqueName option',
+        `remove it; known options: ${OPTION_KEYS.join(', ')}`,
+      );
   const maxLength = options.maxLength ?? MAX_NAME_LENGTH;
   if (!Number.isInteger(maxLength) || maxLength < SUFFIX_LENGTH + 2 || maxLength > MAX_NAME_LENGTH)
     throw new InvalidOptionError(

@@ -2,7 +2,7 @@
 // the broker) instead of sleeping.
 
 import type { SwitchyardEvents } from '@switchyard/core';
-import { InvalidOptionError } from '@switchyard/core';
+import { InvalidOptionError, isOptionObject, optionKindText, optionValueText } from '@switchyard/core';
 import { checkTimeout, EventLog, type WaitOptions } from './event-log.js';
 import { listen, type SwitchyardEventSource } from './event-source.js';
 
@@ -17,6 +17,36 @@ export interface PublishSpyOptions {
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 const RECENT_IN_REPORT = 12;
+const SPY_OPTION_KEYS: readonly (keyof PublishSpyOptions)[] = ['defaultTimeoutMs', 'filter'];
+const WAIT_OPTION_KEYS: readonly (keyof WaitOptions)[] = ['timeoutMs', 'signal'];
+const COUNT_OPTION_KEYS: readonly string[] = [...WAIT_OPTION_KEYS, 'destination'];
+
+/**
+ * Refuses options that are not an options object (`option` names it) or hold a key `known` does not
+ * list (named `${prefix}.${key}`, or the key alone without a prefix), so a misspelt one fails instead
+ * of falling back to its default.
+ */
+function refuseUnknownOptions(
+  value: unknown,
+  option: string,
+  prefix: string,
+  known: readonly string[],
+  example = '{ timeoutMs: 5_000 }',
+): void {
+  if (!isOptionObject(value))
+    throw new InvalidOptionError(
+      option,
+      `must be an options object, got ${optionKindText(value)}`,
+      `pass e.g. ${example}, or leave it out for the defaults`,
+    );
+  for (const key of Object.keys(value))
+    if (!known.includes(key))
+      throw new InvalidOptionError(
+        prefix === '' ? key : `${prefix}.${key}`,
+        `is not ${prefix === '' ? 'a spyOnPublishes' : `a ${prefix}`} option`,
+        `remove it; known options: ${known.join(', ')}`,
+      );
+}
 
 export class PublishSpy {
   readonly #log = new EventLog<SentMessage>();
@@ -24,6 +54,13 @@ export class PublishSpy {
   readonly #defaultTimeoutMs: number;
 
   constructor(source: SwitchyardEventSource, options: PublishSpyOptions = {}) {
+    refuseUnknownOptions(options, 'options', '', SPY_OPTION_KEYS, '{ defaultTimeoutMs: 5_000 }');
+    if (options.filter !== undefined && typeof options.filter !== 'function')
+      throw new InvalidOptionError(
+        'filter',
+        `must be a function (sent) => boolean, got ${optionKindText(options.filter)}`,
+        "pass e.g. (sent) => sent.destination === 'orders', or leave it out to record every send",
+      );
     this.#defaultTimeoutMs = checkTimeout(options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS, 'defaultTimeoutMs');
     if (!source || typeof source.on !== 'function')
       throw new InvalidOptionError(
@@ -39,6 +76,13 @@ export class PublishSpy {
 
   /** Resolves when the message with this id was sent (also if it already was). */
   waitFor(messageId: string, options: WaitOptions = {}): Promise<SentMessage> {
+    if (typeof messageId !== 'string')
+      throw new InvalidOptionError(
+        'waitFor.messageId',
+        `must be a message id (a string), got ${optionKindText(messageId)}`,
+        'pass the id publish returned, e.g. spy.waitFor(sent.id)',
+      );
+    refuseUnknownOptions(options, 'waitFor.options', 'waitFor', WAIT_OPTION_KEYS);
     return this.waitForMessage((m) => m.messageId === messageId, options, `message '${messageId}' to be sent`);
   }
 
@@ -48,6 +92,13 @@ export class PublishSpy {
     options: WaitOptions = {},
     what = 'a sent message matching the predicate',
   ): Promise<SentMessage> {
+    if (typeof predicate !== 'function')
+      throw new InvalidOptionError(
+        'waitForMessage.predicate',
+        `must be a function (sent) => boolean, got ${optionKindText(predicate)}`,
+        "pass e.g. (sent) => sent.type === 'OrderShipped'",
+      );
+    refuseUnknownOptions(options, 'waitForMessage.options', 'waitForMessage', WAIT_OPTION_KEYS);
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#defaultTimeoutMs, 'timeoutMs');
     return this.#log.waitUntil((items) => items.find(predicate), {
       timeoutMs,
@@ -59,7 +110,18 @@ export class PublishSpy {
   /** Resolves with the first `count` sent messages (optionally only to `destination`). */
   waitForCount(count: number, options: WaitOptions & { readonly destination?: string } = {}): Promise<SentMessage[]> {
     if (!(Number.isInteger(count) && count >= 0))
-      throw new InvalidOptionError('waitForCount.count', `must be a non-negative integer, got ${count}`, 'pass e.g. 3');
+      throw new InvalidOptionError(
+        'waitForCount.count',
+        `must be a non-negative integer, got ${optionValueText(count)}`,
+        'pass e.g. 3',
+      );
+    refuseUnknownOptions(options, 'waitForCount.options', 'waitForCount', COUNT_OPTION_KEYS);
+    if (options.destination !== undefined && typeof options.destination !== 'string')
+      throw new InvalidOptionError(
+        'waitForCount.destination',
+        `must be a destination name, got ${optionKindText(options.destination)}`,
+        "pass e.g. { destination: 'payments' }, or leave it out to count every send",
+      );
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#defaultTimeoutMs, 'timeoutMs');
     const destination = options.destination;
     return this.#log.waitUntil(
