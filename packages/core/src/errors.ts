@@ -168,9 +168,48 @@ export function causeChain(error: unknown, limit = 16): unknown[] {
   while (current !== undefined && current !== null && !seen.has(current) && chain.length < limit) {
     chain.push(current);
     seen.add(current);
-    current = typeof current === 'object' ? (current as { cause?: unknown }).cause : undefined;
+    try {
+      current = typeof current === 'object' ? (current as { cause?: unknown }).cause : undefined;
+    } catch {
+      // A `cause` getter (or Proxy trap) that throws ends the chain.
+      current = undefined;
+    }
   }
   return chain;
+}
+
+/** Members of a thrown value that classification, telemetry, logs and dead-letter records read. */
+const READ_MEMBERS = ['constructor', 'name', 'message', 'stack', 'code', 'retryable', 'delayMs'] as const;
+
+/**
+ * `thrown` itself when the pipeline can read it; otherwise (a Proxy whose traps throw, a getter that
+ * throws on any of READ_MEMBERS, in it or its causes) an error saying so. A pipeline that threw on
+ * the value would leave its message unsettled, neither retried nor dead-lettered.
+ */
+export function readableThrown(thrown: unknown): unknown {
+  if (typeof thrown !== 'object' && typeof thrown !== 'function') return thrown;
+  if (thrown === null) return thrown;
+  try {
+    for (const link of causeChain(thrown)) {
+      if ((typeof link !== 'object' && typeof link !== 'function') || link === null) continue;
+      // What the pipeline does with it: instanceof checks (a getPrototypeOf trap) and member reads.
+      Object.getPrototypeOf(link);
+      for (const member of READ_MEMBERS) Reflect.get(link, member);
+    }
+    return thrown;
+  } catch (error) {
+    let reason: string;
+    try {
+      reason = error instanceof Error ? error.message : optionValueText(error);
+    } catch {
+      reason = 'unknown';
+    }
+    return new SwitchyardError(
+      'SWITCHYARD_HANDLER',
+      `the handler threw a value whose properties cannot be read (reading them threw: ${reason})`,
+      { retryable: true },
+    );
+  }
 }
 
 /**

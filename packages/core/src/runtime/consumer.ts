@@ -16,7 +16,7 @@ import type { Clock, RandomSource } from '../clock.js';
 import type { AnyContract } from '../contracts.js';
 import type { DeadLetterReason } from '../dead-letter.js';
 import type { Envelope } from '../envelope.js';
-import { errorCodeOf, hasCode, isRetryable, RetryableError, SwitchyardError } from '../errors.js';
+import { errorCodeOf, hasCode, isRetryable, RetryableError, readableThrown, SwitchyardError } from '../errors.js';
 import type { MessageEventBase, SwitchyardEvents, TypedEvents } from '../events.js';
 import type { HandlerContext, HandlerDefinition } from '../handlers.js';
 import { InFlightList, type Linked } from '../in-flight-list.js';
@@ -747,8 +747,9 @@ export class ConsumerRuntime {
   }
 
   /** What an error out of the chain means for the attempt. */
-  #failedAttempt(delivery: Delivery, error: unknown): AttemptResult {
+  #failedAttempt(delivery: Delivery, thrown: unknown): AttemptResult {
     if (delivery.signal.aborted) return { kind: 'lost' };
+    const error = readableThrown(thrown);
     if (this.#abandon.signal.aborted) {
       this.#interrupted += 1;
       return { kind: 'shutdown' };

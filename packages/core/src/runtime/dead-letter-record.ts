@@ -3,7 +3,7 @@
 
 import type { DeadLetterError, DeadLetterReason, DeadLetterRecord } from '../dead-letter.js';
 import type { RawMessage } from '../envelope.js';
-import { errorCodeOf } from '../errors.js';
+import { errorCodeOf, optionValueText } from '../errors.js';
 
 /** Frames kept from a stack: enough to find the throw site, small enough for a header. */
 export const STACK_FRAMES_KEPT = 10;
@@ -41,11 +41,14 @@ export function buildDeadLetterRecord(input: DeadLetterInput): DeadLetterRecord 
 export function describeError(error: unknown): DeadLetterError {
   if (error instanceof Error) {
     const own = (error as { code?: unknown }).code;
+    // Errors are objects anyone can write to: a number for a stack or an object for a message.
+    const { message, stack, name } = error as { message: unknown; stack: unknown; name: unknown };
+    const ctorName: unknown = error.constructor?.name;
     return {
-      className: error.constructor?.name || error.name || 'Error',
+      className: nonEmpty(ctorName) ?? nonEmpty(name) ?? 'Error',
       code: errorCodeOf(error) ?? (typeof own === 'string' || typeof own === 'number' ? String(own) : undefined),
-      message: error.message,
-      stack: trimStack(error.stack),
+      message: typeof message === 'string' ? message : safeJson(message),
+      stack: typeof stack === 'string' ? trimStack(stack) : undefined,
     };
   }
   return {
@@ -70,8 +73,12 @@ export function trimStack(stack: string | undefined, frames = STACK_FRAMES_KEPT)
 
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value) ?? optionValueText(value);
   } catch {
-    return String(value);
+    return optionValueText(value);
   }
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }

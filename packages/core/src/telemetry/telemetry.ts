@@ -111,7 +111,15 @@ export function errorTypeOf(error: unknown): string {
   const code = errorCodeOf(error);
   if (code) return code;
   const first = causeChain(error)[0];
-  if (first instanceof Error) return first.name || first.constructor.name || 'Error';
+  if (first instanceof Error) {
+    const { name } = first as { name: unknown };
+    const ctorName: unknown = first.constructor?.name;
+    return typeof name === 'string' && name !== ''
+      ? name
+      : typeof ctorName === 'string' && ctorName
+        ? ctorName
+        : 'Error';
+  }
   return '_OTHER';
 }
 
