@@ -18,6 +18,12 @@ import {
 } from '@switchyard/core';
 import type { Kafka } from 'kafkajs';
 import {
+  checkInspect,
+  checkName,
+  checkOptionsObject,
+  checkRate,
+  checkRedrive,
+  checkTimestamp,
   type DeadLetterDepth,
   deadLetterDepth,
   type InspectDeadLettersOptions,
@@ -26,8 +32,9 @@ import {
   type RedriveDeadLettersOptions,
   type RedriveResult,
   redriveDeadLetters,
+  shownValue,
 } from './dead-letter-tools.js';
-import type { DriverAdmin, KafkaDriver } from './driver/driver.js';
+import type { DriverAdmin, DriverTopicSpec, KafkaDriver } from './driver/driver.js';
 import { KafkajsDriver } from './driver/kafkajs.js';
 import { detectHotPartitions, type HotPartition, type HotPartitionOptions } from './hot-partitions.js';
 import { checkCluster, refuseUnknown } from './options.js';
@@ -87,6 +94,141 @@ export interface ReplayPlan {
 
 const ADMIN_KEYS = ['brokers', 'kafka', 'driver', 'clientId', 'logger', 'clock'] as const;
 
+// Call-time checks: each public method checks its arguments before it connects or calls the driver,
+// so a wrong one rejects with an InvalidOptionError naming `<method>.<argument>` and nothing was sent.
+
+const topicName = (option: string, value: unknown): string => checkName(option, value, 'topic', 'orders');
+const groupName = (option: string, value: unknown): string => checkName(option, value, 'group', 'billing');
+
+/** A list of names (`deleteTopics`, `deleteGroups`): an array of non-empty strings, possibly empty. */
+function nameList(option: string, value: unknown, what: 'topic' | 'group', example: string): string[] {
+  if (!Array.isArray(value))
+    throw new InvalidOptionError(
+      option,
+      `expected an array of ${what} names, got ${optionKindText(value)}`,
+      `pass e.g. ['${example}']`,
+    );
+  return value.map((name, i) => checkName(`${option}[${i}]`, name, what, example));
+}
+
+/**
+ * A replay position: 'earliest', 'latest', `{ offset }` (a string of decimal digits) or `{ timestamp }`
+ * (ms since the epoch), and nothing else; a key holding `undefined` counts as absent.
+ */
+function checkPosition(option: string, value: unknown): ReplayPosition {
+  const fix = "pass 'earliest', 'latest', { offset: '42' } or { timestamp: Date.now() - 3_600_000 }";
+  if (value === 'earliest' || value === 'latest') return value;
+  if (!isOptionObject(value))
+    throw new InvalidOptionError(
+      option,
+      `must be 'earliest', 'latest', { offset } or { timestamp }, got ${shownValue(value)}`,
+      fix,
+    );
+  refuseUnknown(option, value, ['offset', 'timestamp']);
+  const { offset, timestamp } = value;
+  if ((offset === undefined) === (timestamp === undefined))
+    throw new InvalidOptionError(
+      option,
+      offset === undefined ? 'gives neither an offset nor a timestamp' : 'gives both an offset and a timestamp',
+      fix,
+    );
+  if (timestamp !== undefined) return { timestamp: checkTimestamp(`${option}.timestamp`, timestamp) };
+  if (typeof offset !== 'string' || !/^\d+$/.test(offset))
+    throw new InvalidOptionError(
+      `${option}.offset`,
+      `must be an offset as a string of decimal digits, got ${shownValue(offset)}`,
+      "pass e.g. { offset: '42' } (for a number or bigint n: String(n))",
+    );
+  return { offset: BigInt(offset).toString() };
+}
+
+/** -1 (the broker's default) or a whole number from 1 to `max`. */
+function countOrDefault(option: string, value: unknown, max: number): void {
+  if (value === -1) return;
+  if (!(Number.isInteger(value) && (value as number) >= 1 && (value as number) <= max))
+    throw new InvalidOptionError(
+      option,
+      `must be a whole number from 1 to ${max}, or -1 for the broker's default, got ${shownValue(value)}`,
+      `set ${option} to e.g. 3, or leave it out`,
+    );
+}
+
+const TOPIC_KEYS = ['topic', 'partitions', 'replicationFactor', 'retentionMs', 'config'] as const;
+
+function checkTopicDefinitions(value: unknown): DriverTopicSpec[] {
+  const option = 'createTopics.topics';
+  if (!Array.isArray(value))
+    throw new InvalidOptionError(
+      option,
+      `expected an array of topic definitions, got ${optionKindText(value)}`,
+      "pass e.g. [{ topic: 'orders', partitions: 3 }]",
+    );
+  return value.map((entry: unknown, i) => {
+    const at = `${option}[${i}]`;
+    const t = checkOptionsObject(at, entry, TOPIC_KEYS, "{ topic: 'orders', partitions: 3 }");
+    const topic = topicName(`${at}.topic`, t.topic);
+    if (t.partitions !== undefined) countOrDefault(`${at}.partitions`, t.partitions, 2_147_483_647);
+    if (t.replicationFactor !== undefined) countOrDefault(`${at}.replicationFactor`, t.replicationFactor, 32_767);
+    if (t.retentionMs !== undefined && !(Number.isSafeInteger(t.retentionMs) && (t.retentionMs as number) >= -1))
+      throw new InvalidOptionError(
+        `${at}.retentionMs`,
+        `must be a whole number of ms, or -1 to keep records forever, got ${shownValue(t.retentionMs)}`,
+        'set retentionMs to e.g. 604_800_000 (7 days), or leave it out for the broker default',
+      );
+    const config: Record<string, string> = {};
+    if (t.config !== undefined) {
+      if (!isOptionObject(t.config))
+        throw new InvalidOptionError(
+          `${at}.config`,
+          `expected an object of topic settings, got ${optionKindText(t.config)}`,
+          "pass e.g. config: { 'cleanup.policy': 'compact' }",
+        );
+      for (const [name, setting] of Object.entries(t.config))
+        if (setting !== undefined) {
+          if (typeof setting !== 'string')
+            throw new InvalidOptionError(
+              `${at}.config.${name}`,
+              `must be a string (Kafka topic settings are strings), got ${shownValue(setting)}`,
+              `write it as a string, e.g. '${name}': '1'`,
+            );
+          config[name] = setting;
+        }
+    }
+    return {
+      topic,
+      partitions: (t.partitions as number | undefined) ?? 1,
+      ...(t.replicationFactor === undefined ? {} : { replicationFactor: t.replicationFactor as number }),
+      config: { ...(t.retentionMs === undefined ? {} : { 'retention.ms': String(t.retentionMs) }), ...config },
+    };
+  });
+}
+
+const HOT_KEYS = ['factor', 'minLag', 'minRatePerSecond'] as const;
+
+function checkHotOptions(options: unknown): HotPartitionOptions {
+  if (options === undefined) return {};
+  const o = checkOptionsObject('hotPartitions', options, HOT_KEYS, '{ factor: 4, minLag: 1_000 }');
+  const out: { factor?: number; minLag?: number; minRatePerSecond?: number } = {};
+  for (const [key, min] of [
+    ['factor', 1],
+    ['minLag', 0],
+    ['minRatePerSecond', 0],
+  ] as const) {
+    const value = o[key];
+    if (value === undefined) continue;
+    if (!(typeof value === 'number' && Number.isFinite(value) && value >= min))
+      throw new InvalidOptionError(
+        `hotPartitions.${key}`,
+        `must be a finite number of at least ${min}, got ${shownValue(value)}`,
+        `set ${key} to e.g. ${key === 'factor' ? 4 : 1_000}, or leave it out for the default`,
+      );
+    out[key] = value;
+  }
+  return out;
+}
+
+const REPLAY_KEYS = ['topic', 'group', 'freshGroupPrefix', 'to', 'ratePerSecond'] as const;
+
 export class KafkaAdmin {
   readonly #driver: KafkaDriver;
   readonly #admin: DriverAdmin;
@@ -137,20 +279,15 @@ export class KafkaAdmin {
 
   /** Creates the topics that do not exist yet (existing ones are left as they are). */
   async createTopics(topics: readonly TopicDefinition[]): Promise<void> {
+    const specs = checkTopicDefinitions(topics);
     await this.connect();
-    await this.#admin.createTopics(
-      topics.map((t) => ({
-        topic: t.topic,
-        partitions: t.partitions ?? 1,
-        ...(t.replicationFactor === undefined ? {} : { replicationFactor: t.replicationFactor }),
-        config: { ...(t.retentionMs === undefined ? {} : { 'retention.ms': String(t.retentionMs) }), ...t.config },
-      })),
-    );
+    await this.#admin.createTopics(specs);
   }
 
   async deleteTopics(topics: readonly string[]): Promise<void> {
+    const names = nameList('deleteTopics.topics', topics, 'topic', 'orders');
     await this.connect();
-    await this.#admin.deleteTopics(topics);
+    await this.#admin.deleteTopics(names);
   }
 
   async listTopics(): Promise<string[]> {
@@ -159,12 +296,22 @@ export class KafkaAdmin {
   }
 
   async topicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>> {
+    topicName('topicOffsets.topic', topic);
     await this.connect();
     return this.#admin.topicOffsets(topic);
   }
 
   /** Committed offsets of `group` on `topic` (undefined where it never committed). */
   async groupOffsets(
+    group: string,
+    topic: string,
+  ): Promise<Array<{ partition: number; committed: string | undefined }>> {
+    groupName('groupOffsets.group', group);
+    topicName('groupOffsets.topic', topic);
+    return this.#groupOffsets(group, topic);
+  }
+
+  async #groupOffsets(
     group: string,
     topic: string,
   ): Promise<Array<{ partition: number; committed: string | undefined }>> {
@@ -175,8 +322,14 @@ export class KafkaAdmin {
 
   /** Lag per partition: log end minus the group's committed offset. */
   async lag(group: string, topic: string): Promise<PartitionLag[]> {
+    groupName('lag.group', group);
+    topicName('lag.topic', topic);
+    return this.#lag(group, topic);
+  }
+
+  async #lag(group: string, topic: string): Promise<PartitionLag[]> {
     await this.connect();
-    const [ends, committed] = await Promise.all([this.#admin.topicOffsets(topic), this.groupOffsets(group, topic)]);
+    const [ends, committed] = await Promise.all([this.#admin.topicOffsets(topic), this.#groupOffsets(group, topic)]);
     return ends.map((end) => {
       const c = committed.find((p) => p.partition === end.partition)?.committed;
       const base = c ?? end.low;
@@ -192,40 +345,45 @@ export class KafkaAdmin {
 
   /** Partitions whose lag is far above the group's median lag on `topic`. */
   async hotPartitions(group: string, topic: string, options?: HotPartitionOptions): Promise<HotPartition[]> {
-    const lag = await this.lag(group, topic);
+    groupName('hotPartitions.group', group);
+    topicName('hotPartitions.topic', topic);
+    const checked = checkHotOptions(options);
+    const lag = await this.#lag(group, topic);
     return detectHotPartitions(
       lag.map((p) => ({ topic, partition: p.partition, lag: p.lag })),
-      options,
+      checked,
     );
   }
 
   async describeGroup(group: string): Promise<{ state: string; members: number }> {
+    groupName('describeGroup.group', group);
     await this.connect();
     const { state, members } = await this.#admin.describeGroup(group);
     return { state, members };
   }
 
   async deleteGroups(groups: readonly string[]): Promise<void> {
+    const names = nameList('deleteGroups.groups', groups, 'group', 'billing');
     await this.connect();
-    await this.#admin.deleteGroups(groups);
+    await this.#admin.deleteGroups(names);
   }
 
   /** The offset of each partition at `position`. */
   async offsetsAt(topic: string, position: ReplayPosition): Promise<Array<{ partition: number; offset: string }>> {
+    topicName('offsetsAt.topic', topic);
+    return this.#offsetsAt(topic, checkPosition('offsetsAt.position', position));
+  }
+
+  /** `offsetsAt` for a checked position. */
+  async #offsetsAt(topic: string, position: ReplayPosition): Promise<Array<{ partition: number; offset: string }>> {
     await this.connect();
     const ends = await this.#admin.topicOffsets(topic);
     if (position === 'earliest') return ends.map((e) => ({ partition: e.partition, offset: e.low }));
     if (position === 'latest') return ends.map((e) => ({ partition: e.partition, offset: e.high }));
     if ('timestamp' in position) return this.#admin.offsetsForTimestamp(topic, position.timestamp);
-    if (!/^\d+$/.test(position.offset))
-      throw new InvalidOptionError(
-        'to.offset',
-        `'${position.offset}' is not an offset`,
-        'pass a non-negative decimal string',
-      );
     // Clamp into the log so a reset never points outside it.
+    const wanted = BigInt(position.offset);
     return ends.map((e) => {
-      const wanted = BigInt(position.offset);
       const clamped = wanted < BigInt(e.low) ? e.low : wanted > BigInt(e.high) ? e.high : position.offset;
       return { partition: e.partition, offset: clamped };
     });
@@ -236,6 +394,17 @@ export class KafkaAdmin {
    * would overwrite the reset with their next commit).
    */
   async resetGroup(
+    group: string,
+    topic: string,
+    to: ReplayPosition,
+  ): Promise<Array<{ partition: number; offset: string }>> {
+    groupName('resetGroup.group', group);
+    topicName('resetGroup.topic', topic);
+    return this.#resetGroup(group, topic, checkPosition('resetGroup.to', to));
+  }
+
+  /** `resetGroup` for checked arguments. */
+  async #resetGroup(
     group: string,
     topic: string,
     to: ReplayPosition,
@@ -251,7 +420,7 @@ export class KafkaAdmin {
           details: { group, state: description.state },
         },
       );
-    const offsets = await this.offsetsAt(topic, to);
+    const offsets = await this.#offsetsAt(topic, to);
     await this.#admin.setGroupOffsets(group, topic, offsets);
     return offsets;
   }
@@ -261,6 +430,8 @@ export class KafkaAdmin {
    * `<topic>.redrive`, the group `redriveDeadLetters` uses), per partition and in total.
    */
   async deadLetterDepth(topic: string, group?: string): Promise<DeadLetterDepth> {
+    topicName('deadLetterDepth.topic', topic);
+    if (group !== undefined) groupName('deadLetterDepth.group', group);
     await this.connect();
     return deadLetterDepth(this.#admin, topic, group);
   }
@@ -270,8 +441,9 @@ export class KafkaAdmin {
    * By default from where redrive stopped; `from: 'earliest'` or `{ timestamp }` look further back.
    */
   async inspectDeadLetters(topic: string, options?: InspectDeadLettersOptions): Promise<KafkaDeadLetter[]> {
+    const plan = checkInspect(topic, options);
     await this.connect();
-    return inspectDeadLetters(this.#tools(), topic, options);
+    return inspectDeadLetters(this.#tools(), plan);
   }
 
   /**
@@ -279,8 +451,9 @@ export class KafkaAdmin {
    * end found at the start, committing in the redrive group only what the destination acknowledged.
    */
   async redriveDeadLetters(options: RedriveDeadLettersOptions): Promise<RedriveResult> {
+    const plan = checkRedrive(options);
     await this.connect();
-    return redriveDeadLetters(this.#tools(), options);
+    return redriveDeadLetters(this.#tools(), plan);
   }
 
   #tools() {
@@ -292,16 +465,28 @@ export class KafkaAdmin {
    * subscription settings that consume it at `ratePerSecond`.
    */
   async replay(request: ReplayRequest): Promise<ReplayPlan> {
-    if (!(request.ratePerSecond > 0))
-      throw new InvalidOptionError('ratePerSecond', 'a replay needs a positive rate limit', 'pass ratePerSecond: 500');
-    const group = request.group ?? `${request.freshGroupPrefix ?? `${request.topic}.replay`}.${this.#clock.now()}`;
-    const offsets = await this.resetGroup(group, request.topic, request.to);
+    const r = checkOptionsObject(
+      'replay',
+      request,
+      REPLAY_KEYS,
+      "{ topic: 'orders', to: 'earliest', ratePerSecond: 500 }",
+    );
+    const topic = topicName('replay.topic', r.topic);
+    const given = r.group === undefined ? undefined : groupName('replay.group', r.group);
+    const prefix =
+      r.freshGroupPrefix === undefined
+        ? `${topic}.replay`
+        : checkName('replay.freshGroupPrefix', r.freshGroupPrefix, 'group', `${topic}.replay`);
+    const to = checkPosition('replay.to', r.to);
+    const ratePerSecond = checkRate('replay.ratePerSecond', r.ratePerSecond);
+    const group = given ?? `${prefix}.${this.#clock.now()}`;
+    const offsets = await this.#resetGroup(group, topic, to);
     return {
       consumerGroup: group,
-      topic: request.topic,
+      topic,
       offsets,
       startFrom: 'earliest',
-      options: { ratePerSecond: request.ratePerSecond },
+      options: { ratePerSecond },
     };
   }
 }

@@ -5,12 +5,15 @@
 // goes on where the last one stopped. Inspection reads through a throwaway group and commits nothing.
 
 import {
+  assertMethods,
   type Clock,
   DEAD_LETTER_HEADER_PREFIX,
   DeadLetterHeaders,
   type DeadLetterRecord,
   InvalidOptionError,
+  isOptionObject,
   type Logger,
+  optionKindText,
   optionValueText,
   readDeadLetterHeaders,
   SwitchyardError,
@@ -27,7 +30,7 @@ import type {
   DriverRecord,
   KafkaDriver,
 } from './driver/driver.js';
-import { positiveInt } from './options.js';
+import { int32, positiveInt, refuseUnknown } from './options.js';
 import { decodeHeaders, KafkaHeaders, rawHeaders } from './records.js';
 import { parseRetryTopic } from './topic-names.js';
 
@@ -102,6 +105,169 @@ export interface RedriveResult {
 }
 
 export const redriveGroupName = (deadLetterTopic: string): string => `${deadLetterTopic}.redrive`;
+
+// Call-time checks of the admin's dead-letter tools (KafkaAdmin runs them before it connects), and the
+// small checks KafkaAdmin's other methods share: a wrong argument is an InvalidOptionError naming it,
+// never a TypeError from deep inside the call or a silently ignored key.
+
+/** A wrong value as a message shows it: a string quoted, an object by its kind, another primitive as it prints. */
+export function shownValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if ((typeof value === 'object' && value !== null) || typeof value === 'function') return optionKindText(value);
+  return optionValueText(value);
+}
+
+/** A topic or group name: a non-empty string. */
+export function checkName(option: string, value: unknown, what: 'topic' | 'group', example: string): string {
+  if (typeof value !== 'string' || value === '')
+    throw new InvalidOptionError(
+      option,
+      `must be a ${what} name (a non-empty string), got ${shownValue(value)}`,
+      `pass e.g. '${example}'`,
+    );
+  return value;
+}
+
+/** An options object (plain, or `Object.create(null)`) without keys the call does not know. */
+export function checkOptionsObject(
+  option: string,
+  value: unknown,
+  known: readonly string[],
+  example: string,
+): Readonly<Record<string, unknown>> {
+  if (!isOptionObject(value))
+    throw new InvalidOptionError(
+      option,
+      `expected an options object, got ${optionKindText(value)}`,
+      `pass e.g. ${example}`,
+    );
+  refuseUnknown(option, value, known);
+  return value;
+}
+
+/** A point in time to read from: ms since the epoch (Kafka reads -1 and -2 as "latest" and "earliest"). */
+export function checkTimestamp(option: string, value: unknown): number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0))
+    throw new InvalidOptionError(
+      option,
+      `must be a time in ms since the epoch (a finite number, 0 or more), got ${shownValue(value)}`,
+      'pass e.g. { timestamp: Date.now() - 3_600_000 } (for a Date: date.getTime())',
+    );
+  return value;
+}
+
+/** A rate limit: a positive finite number of records per second. */
+export function checkRate(option: string, value: unknown): number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0))
+    throw new InvalidOptionError(
+      option,
+      `must be a positive finite number, got ${optionValueText(value)}`,
+      'pass e.g. ratePerSecond: 50',
+    );
+  return value;
+}
+
+/** A duration that reaches a timer: a whole number of ms from 1 to 2^31 - 1. */
+function checkTimeout(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  int32(option, value as number);
+  return value as number;
+}
+
+/** A count: a whole number of at least 1. */
+function checkCount(option: string, value: unknown): number | undefined {
+  if (value !== undefined) positiveInt(option, value as number);
+  return value as number | undefined;
+}
+
+function checkSignal(option: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const fix = "pass an AbortController's signal, or leave it out";
+  assertMethods(option, value, 'an AbortSignal', ['addEventListener', 'removeEventListener', 'throwIfAborted'], fix);
+  if (typeof (value as { readonly aborted?: unknown }).aborted !== 'boolean')
+    throw new InvalidOptionError(option, 'must be an AbortSignal: its aborted is not a boolean', fix);
+  return value as AbortSignal;
+}
+
+function checkInspectFrom(option: string, value: unknown): InspectFrom {
+  if (value === undefined) return 'unredriven';
+  if (value === 'unredriven' || value === 'earliest') return value;
+  const fix = "pass 'earliest' or { timestamp: Date.now() - 3_600_000 }, or leave it out for 'unredriven'";
+  if (!isOptionObject(value))
+    throw new InvalidOptionError(
+      option,
+      `must be 'unredriven', 'earliest' or { timestamp }, got ${shownValue(value)}`,
+      fix,
+    );
+  refuseUnknown(option, value, ['timestamp']);
+  return { timestamp: checkTimestamp(`${option}.timestamp`, value.timestamp) };
+}
+
+/** An inspection as checked: every default filled in. */
+export interface InspectPlan {
+  readonly topic: string;
+  readonly limit: number;
+  readonly from: InspectFrom;
+  readonly redriveGroup: string;
+  readonly timeoutMs: number;
+}
+
+const INSPECT_KEYS = ['limit', 'from', 'redriveGroup', 'timeoutMs'] as const;
+
+/** Checks `inspectDeadLetters(topic, options)` before anything is read (`undefined` keys: the defaults). */
+export function checkInspect(topic: unknown, options: unknown): InspectPlan {
+  const name = checkName('inspectDeadLetters.topic', topic, 'topic', 'orders.dlq');
+  const o =
+    options === undefined
+      ? {}
+      : checkOptionsObject('inspectDeadLetters', options, INSPECT_KEYS, "{ limit: 20, from: 'earliest' }");
+  return {
+    topic: name,
+    limit: checkCount('inspectDeadLetters.limit', o.limit) ?? 10,
+    from: checkInspectFrom('inspectDeadLetters.from', o.from),
+    redriveGroup:
+      o.redriveGroup === undefined
+        ? redriveGroupName(name)
+        : checkName('inspectDeadLetters.redriveGroup', o.redriveGroup, 'group', redriveGroupName(name)),
+    timeoutMs: checkTimeout('inspectDeadLetters.timeoutMs', o.timeoutMs, 30_000),
+  };
+}
+
+/** A redrive as checked: every default filled in. */
+export interface RedrivePlan {
+  readonly from: string;
+  readonly to: string | undefined;
+  readonly ratePerSecond: number;
+  readonly max: number;
+  readonly group: string;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+const REDRIVE_KEYS = ['from', 'to', 'ratePerSecond', 'max', 'group', 'timeoutMs', 'signal'] as const;
+
+/** Checks `redriveDeadLetters(options)` before anything is read or sent (`undefined` keys: the defaults). */
+export function checkRedrive(options: unknown): RedrivePlan {
+  const o = checkOptionsObject(
+    'redriveDeadLetters',
+    options,
+    REDRIVE_KEYS,
+    "{ from: 'orders.dlq', ratePerSecond: 50 }",
+  );
+  const from = checkName('redriveDeadLetters.from', o.from, 'topic', 'orders.dlq');
+  return {
+    from,
+    to: o.to === undefined ? undefined : checkName('redriveDeadLetters.to', o.to, 'topic', 'orders'),
+    ratePerSecond: checkRate('redriveDeadLetters.ratePerSecond', o.ratePerSecond),
+    max: checkCount('redriveDeadLetters.max', o.max) ?? Number.POSITIVE_INFINITY,
+    group:
+      o.group === undefined
+        ? redriveGroupName(from)
+        : checkName('redriveDeadLetters.group', o.group, 'group', redriveGroupName(from)),
+    timeoutMs: checkTimeout('redriveDeadLetters.timeoutMs', o.timeoutMs, 600_000),
+    signal: checkSignal('redriveDeadLetters.signal', o.signal),
+  };
+}
 
 const NONE_LEFT_AFTER_IDLE_FETCHES = 5;
 
@@ -361,20 +527,12 @@ export async function deadLetterDepth(admin: DriverAdmin, topic: string, group?:
   return { topic, group: redriveGroup, total: partitions.reduce((sum, p) => sum + p.depth, 0), partitions };
 }
 
-export async function inspectDeadLetters(
-  ctx: ReadContext,
-  topic: string,
-  options: InspectDeadLettersOptions = {},
-): Promise<KafkaDeadLetter[]> {
-  if (options.limit !== undefined) positiveInt('limit', options.limit);
-  if (options.timeoutMs !== undefined) positiveInt('timeoutMs', options.timeoutMs);
-  const limit = options.limit ?? 10;
-  const from = options.from ?? 'unredriven';
+export async function inspectDeadLetters(ctx: ReadContext, plan: InspectPlan): Promise<KafkaDeadLetter[]> {
+  const { topic, limit, from } = plan;
   const ends = await endsOf(ctx.admin, topic);
   let starts: Map<number, bigint>;
   if (from === 'earliest') starts = startsFrom(ends, new Map());
-  else if (from === 'unredriven')
-    starts = startsFrom(ends, await committedOf(ctx.admin, options.redriveGroup ?? redriveGroupName(topic), topic));
+  else if (from === 'unredriven') starts = startsFrom(ends, await committedOf(ctx.admin, plan.redriveGroup, topic));
   else {
     const at = await ctx.admin.offsetsForTimestamp(topic, from.timestamp);
     starts = startsFrom(ends, new Map(at.map((o) => [o.partition, BigInt(o.offset)])));
@@ -387,7 +545,7 @@ export async function inspectDeadLetters(
       groupId,
       starts,
       ends: new Map([...ends].map(([p, e]) => [p, e.high])),
-      timeoutMs: options.timeoutMs ?? 30_000,
+      timeoutMs: plan.timeoutMs,
       onRecords: async (partition, records) => {
         for (const r of records) {
           letters.push(toDeadLetter(topic, partition, r));
@@ -404,19 +562,8 @@ export async function inspectDeadLetters(
   return letters.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }
 
-export async function redriveDeadLetters(ctx: ReadContext, options: RedriveDeadLettersOptions): Promise<RedriveResult> {
-  const { ratePerSecond } = options;
-  if (!(typeof ratePerSecond === 'number' && Number.isFinite(ratePerSecond) && ratePerSecond > 0))
-    throw new InvalidOptionError(
-      'ratePerSecond',
-      `must be a positive number, got ${optionValueText(ratePerSecond)}`,
-      'pass e.g. ratePerSecond: 50',
-    );
-  if (options.max !== undefined) positiveInt('max', options.max);
-  if (options.timeoutMs !== undefined) positiveInt('timeoutMs', options.timeoutMs);
-  if (typeof options.from !== 'string' || options.from === '')
-    throw new InvalidOptionError('from', 'must name the dead-letter topic', "pass e.g. from: 'orders.dlq'");
-  const group = options.group ?? redriveGroupName(options.from);
+export async function redriveDeadLetters(ctx: ReadContext, plan: RedrivePlan): Promise<RedriveResult> {
+  const { ratePerSecond, max, group } = plan;
   const description = await ctx.admin.describeGroup(group);
   if (description.members > 0)
     throw new SwitchyardError(
@@ -424,14 +571,13 @@ export async function redriveDeadLetters(ctx: ReadContext, options: RedriveDeadL
       `redrive group '${group}' has ${description.members} active members: another redrive is running`,
       { retryable: true, details: { group, state: description.state } },
     );
-  const ends = await endsOf(ctx.admin, options.from);
-  const starts = startsFrom(ends, await committedOf(ctx.admin, group, options.from));
+  const ends = await endsOf(ctx.admin, plan.from);
+  const starts = startsFrom(ends, await committedOf(ctx.admin, group, plan.from));
   const bucket = new TokenBucket({
     ratePerSecond,
     burst: Math.max(1, Math.min(100, Math.floor(ratePerSecond / 10))),
     clock: ctx.clock,
   });
-  const max = options.max ?? Number.POSITIVE_INFINITY;
   const movedTo: Record<string, number> = {};
   const skipped: Array<{ partition: number; offset: string; reason: RedriveSkipReason }> = [];
   let moved = 0;
@@ -439,12 +585,12 @@ export async function redriveDeadLetters(ctx: ReadContext, options: RedriveDeadL
   await producer.connect();
   try {
     const { complete } = await readRange(ctx, {
-      topic: options.from,
+      topic: plan.from,
       groupId: group,
       starts,
       ends: new Map([...ends].map(([p, e]) => [p, e.high])),
-      timeoutMs: options.timeoutMs ?? 600_000,
-      ...(options.signal ? { signal: options.signal } : {}),
+      timeoutMs: plan.timeoutMs,
+      ...(plan.signal ? { signal: plan.signal } : {}),
       onDrained: 'commit-ends',
       onRecords: async (partition, records, io) => {
         // Chunks of one burst: each is sent, acknowledged and committed before the next one waits
@@ -456,18 +602,18 @@ export async function redriveDeadLetters(ctx: ReadContext, options: RedriveDeadL
           let taken: DriverRecord | undefined;
           for (const r of records.slice(i, i + chunkSize)) {
             if (moved + skipped.length + sizeOf(byTopic) >= max) break;
-            const letter = toDeadLetter(options.from, partition, r);
-            const destination = options.to ?? letter.originalTopic;
+            const letter = toDeadLetter(plan.from, partition, r);
+            const destination = plan.to ?? letter.originalTopic;
             if (letter.bodyOmittedBytes !== undefined || destination === undefined) {
               const reason = letter.bodyOmittedBytes !== undefined ? 'body-omitted' : 'no-destination';
               skipped.push({ partition, offset: r.offset, reason });
               ctx.logger.warn(
-                { topic: options.from, partition, offset: r.offset, reason },
+                { topic: plan.from, partition, offset: r.offset, reason },
                 'dead-letter redrive: record skipped',
               );
             } else {
               if (
-                !(await bucket.take(1, options.signal).then(
+                !(await bucket.take(1, plan.signal).then(
                   () => true,
                   () => false,
                 ))

@@ -361,7 +361,7 @@ describe('Kafka option errors show any value', () => {
     const admin = new KafkaAdmin({ driver: new FakeDriver() });
     await expect(admin.redriveDeadLetters({ from: 'orders.dlq', ratePerSecond: bare() })).rejects.toMatchObject({
       name: 'InvalidOptionError',
-      option: 'ratePerSecond',
+      option: 'redriveDeadLetters.ratePerSecond',
     });
   });
 });
