@@ -473,6 +473,12 @@ export class KafkaAdmin {
     );
     const topic = topicName('replay.topic', r.topic);
     const given = r.group === undefined ? undefined : groupName('replay.group', r.group);
+    if (given !== undefined && r.freshGroupPrefix !== undefined)
+      throw new InvalidOptionError(
+        'replay.freshGroupPrefix',
+        'names a fresh replay group, but group rewinds an existing one',
+        'pass group to rewind it, or freshGroupPrefix for a new group, not both',
+      );
     const prefix =
       r.freshGroupPrefix === undefined
         ? `${topic}.replay`

@@ -255,9 +255,16 @@ export function checkRedrive(options: unknown): RedrivePlan {
     "{ from: 'orders.dlq', ratePerSecond: 50 }",
   );
   const from = checkName('redriveDeadLetters.from', o.from, 'topic', 'orders.dlq');
+  const to = o.to === undefined ? undefined : checkName('redriveDeadLetters.to', o.to, 'topic', 'orders');
+  if (to === from)
+    throw new InvalidOptionError(
+      'redriveDeadLetters.to',
+      `is the dead-letter topic itself ('${from}'): every record would be written back where it was read`,
+      'name the topic to send them to, or leave `to` out for each record’s original topic',
+    );
   return {
     from,
-    to: o.to === undefined ? undefined : checkName('redriveDeadLetters.to', o.to, 'topic', 'orders'),
+    to,
     ratePerSecond: checkRate('redriveDeadLetters.ratePerSecond', o.ratePerSecond),
     max: checkCount('redriveDeadLetters.max', o.max) ?? Number.POSITIVE_INFINITY,
     group:

@@ -261,6 +261,16 @@ const refused: Array<[string, string, Call]> = [
     (a) => a.replay({ topic: 'o', group: '', to: 'earliest', ratePerSecond: 5 }),
   ],
   [
+    'replay: a group and a freshGroupPrefix',
+    'replay.freshGroupPrefix',
+    (a) => a.replay({ topic: 'o', group: 'g', freshGroupPrefix: 'audit', to: 'earliest', ratePerSecond: 5 }),
+  ],
+  [
+    'redriveDeadLetters: to the dead-letter topic itself',
+    'redriveDeadLetters.to',
+    (a) => a.redriveDeadLetters({ ...okRedrive, to: okRedrive.from }),
+  ],
+  [
     'replay: a numeric freshGroupPrefix',
     'replay.freshGroupPrefix',
     (a) => a.replay(any({ topic: 'o', freshGroupPrefix: 5, to: 'earliest', ratePerSecond: 5 })),
