@@ -197,6 +197,13 @@ export async function redrive(options: SqsRedriveOptions): Promise<SqsRedriveRes
   const directory = new QueueDirectory(client);
   const fromUrl = await directory.urlFor(options.from);
   const toUrl = options.to === undefined ? undefined : await directory.urlFor(options.to);
+  // Compared as URLs: a name and a URL can be the same queue.
+  if (toUrl === fromUrl)
+    throw new InvalidOptionError(
+      'to',
+      `is the dead-letter queue itself (${fromUrl}): every message would be sent back where it was read`,
+      'name the queue to send them to, or leave `to` out for each message’s source queue',
+    );
   let fallbackReason: string | undefined;
   if (mode !== 'receive-send-delete' && options.max === undefined) {
     try {

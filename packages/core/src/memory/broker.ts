@@ -722,6 +722,12 @@ export class MemoryBroker {
         `must be the name of a queue, topic or fan-out, got ${shown(to)}`,
         "pass e.g. to: 'orders', or leave it out for each message's source",
       );
+    if (to === from)
+      throw new InvalidOptionError(
+        'redrive.to',
+        `is the dead-letter queue itself ('${from}'): every message would be sent back where it was read`,
+        "name the destination, or leave it out for each message's source",
+      );
     if (!(typeof ratePerSecond === 'number' && Number.isFinite(ratePerSecond) && ratePerSecond > 0))
       throw new InvalidOptionError(
         'redrive.ratePerSecond',

@@ -321,6 +321,7 @@ describe('MemoryBroker redrive options', () => {
     ['from: a Symbol', (b) => b.redrive({ from: sym(), ratePerSecond: 5 }), 'redrive.from'],
     ['from: Object.create(null)', (b) => b.redrive({ from: bare(), ratePerSecond: 5 }), 'redrive.from'],
     ['to: a Symbol', (b) => b.redrive({ from, to: sym(), ratePerSecond: 5 }), 'redrive.to'],
+    ['to: the dead-letter queue itself', (b) => b.redrive({ from, to: from, ratePerSecond: 5 }), 'redrive.to'],
     ['ratePerSecond: a Symbol', (b) => b.redrive({ from, ratePerSecond: sym() }), 'redrive.ratePerSecond'],
     ['ratePerSecond: Object.create(null)', (b) => b.redrive({ from, ratePerSecond: bare() }), 'redrive.ratePerSecond'],
     ["ratePerSecond: '10'", (b) => b.redrive({ from, ratePerSecond: any('10') }), 'redrive.ratePerSecond'],
