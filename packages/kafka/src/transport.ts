@@ -35,6 +35,7 @@ import {
   resolveSubscriptionOptions,
 } from './options.js';
 import { KafkaPublisher } from './producer/publisher.js';
+import { checkSubscriptionTopics, deadLetterTopicName, retryTopicName } from './topic-names.js';
 import { TransactionScope } from './transactions.js';
 
 export class KafkaTransport implements Transport {
@@ -141,6 +142,16 @@ export class KafkaTransport implements Transport {
 
   async subscribe(spec: SubscriptionSpec, sink: DeliverySink): Promise<TransportSubscription> {
     const sub = resolveSubscriptionOptions(spec.options);
+    const o = this.options;
+    // A pattern matches topics that exist already; named topics and what derives from them are checked.
+    checkSubscriptionTopics(
+      sub.topics ? 'options.topics' : 'destination',
+      sub.pattern ? [] : (sub.topics ?? [spec.destination]),
+      (source) => [
+        ...(o.retry.mode === 'retry-topics' ? [['retry', retryTopicName(source, o.retry.topics)] as const] : []),
+        ['dead-letter', sub.deadLetterTopic ?? deadLetterTopicName(source, o.deadLetter.suffix)] as const,
+      ],
+    );
     if (!spec.consumerGroup)
       throw new InvalidOptionError(
         'consumerGroup',

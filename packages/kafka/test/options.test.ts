@@ -115,6 +115,51 @@ describe('KafkaTransport options', () => {
     ).rejects.toMatchObject({ option: 'options.order' });
   });
 
+  // A topic the broker refuses (or whose retry or dead-letter topic it refuses) failed only when the
+  // topics were created or first written, with the broker's INVALID_TOPIC_EXCEPTION.
+  it('refuses a subscription whose topic, or a topic derived from it, Kafka would refuse', async () => {
+    const spec = {
+      destination: 'orders',
+      consumerGroup: 'g',
+      semantics: 'at-least-once' as const,
+      startFrom: 'earliest' as const,
+      maxInFlight: 10,
+      maxInFlightBytes: 1_000,
+      observer: { lag() {}, depth() {} },
+    };
+    const blocking = new KafkaTransport({ driver: new FakeDriver() });
+    const retrying = new KafkaTransport({ driver: new FakeDriver(), retry: { mode: 'retry-topics', topics: 12 } });
+    const cases: Array<[KafkaTransport, Record<string, unknown>, string, RegExp]> = [
+      [blocking, { destination: 'orders events' }, 'destination', /'orders events' may hold only/],
+      [blocking, { destination: 'orders/eu' }, 'destination', /may hold only/],
+      [blocking, { destination: 'ö' }, 'destination', /may hold only/],
+      [blocking, { destination: '..' }, 'destination', /is not a topic name/],
+      [blocking, { destination: 'x'.repeat(250) }, 'destination', /250 characters long; Kafka allows 249/],
+      // 246 + '.dlq' = 250
+      [blocking, { destination: 'x'.repeat(246) }, 'destination', /dead-letter topic .* 250 characters/],
+      // 239 + '.retry.12' = 248 fits, its dead letters too; 241 + '.retry.12' = 250 does not
+      [retrying, { destination: 'x'.repeat(241) }, 'destination', /retry topic .* 250 characters/],
+      [blocking, { options: { topics: ['orders', 'bad topic'] } }, 'options.topics', /'bad topic'/],
+      [blocking, { options: { deadLetterTopic: 'orders dlq' } }, 'destination', /dead-letter topic .*may hold only/],
+    ];
+    for (const [transport, change, option, message] of cases) {
+      const subscribing = transport.subscribe({ ...spec, ...change } as never, async () => {});
+      await expect(subscribing).rejects.toMatchObject({ name: 'InvalidOptionError', option });
+      await expect(subscribing).rejects.toThrow(message);
+    }
+    // The longest legal names still subscribe as far as the name check goes.
+    for (const [transport, destination] of [
+      [blocking, 'x'.repeat(245)],
+      [retrying, 'x'.repeat(239)],
+      [blocking, 'Orders_v2.eu-west-1'],
+    ] as const) {
+      const outcome: unknown = await transport.subscribe({ ...spec, destination }, async () => {}).catch((e) => e);
+      expect(outcome).not.toMatchObject({ name: 'InvalidOptionError' });
+      if (outcome && typeof (outcome as { close?: unknown }).close === 'function')
+        await (outcome as { close(): Promise<void> }).close();
+    }
+  });
+
   it('refuses a misspelt option at every level instead of falling back to its default', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ brokers: ['127.0.0.1:9092'], clientID: 'billing' }, 'clientID'],
