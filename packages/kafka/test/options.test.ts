@@ -25,6 +25,16 @@ function optionError(options: KafkaTransportOptions): InvalidOptionError {
   throw new Error('expected an InvalidOptionError');
 }
 
+const subscriptionSpec = {
+  destination: 'orders',
+  consumerGroup: 'g',
+  semantics: 'at-least-once' as const,
+  startFrom: 'earliest' as const,
+  maxInFlight: 10,
+  maxInFlightBytes: 1_000,
+  observer: { lag() {}, depth() {} },
+};
+
 describe('KafkaTransport options', () => {
   it.each<[string, KafkaTransportOptions]>([
     ['brokers', {}],
@@ -94,15 +104,7 @@ describe('KafkaTransport options', () => {
 
   it('rejects wrong subscription options', async () => {
     const transport = new KafkaTransport({ driver: new FakeDriver() });
-    const spec = {
-      destination: 'orders',
-      consumerGroup: 'g',
-      semantics: 'at-least-once' as const,
-      startFrom: 'earliest' as const,
-      maxInFlight: 10,
-      maxInFlightBytes: 1_000,
-      observer: { lag() {}, depth() {} },
-    };
+    const spec = subscriptionSpec;
     await expect(
       transport.subscribe({ ...spec, options: { pattern: 'orders.*' } }, async () => {}),
     ).rejects.toMatchObject({ option: 'options.pattern' });
@@ -118,15 +120,7 @@ describe('KafkaTransport options', () => {
   // A topic the broker refuses (or whose retry or dead-letter topic it refuses) failed only when the
   // topics were created or first written, with the broker's INVALID_TOPIC_EXCEPTION.
   it('refuses a subscription whose topic, or a topic derived from it, Kafka would refuse', async () => {
-    const spec = {
-      destination: 'orders',
-      consumerGroup: 'g',
-      semantics: 'at-least-once' as const,
-      startFrom: 'earliest' as const,
-      maxInFlight: 10,
-      maxInFlightBytes: 1_000,
-      observer: { lag() {}, depth() {} },
-    };
+    const spec = subscriptionSpec;
     const blocking = new KafkaTransport({ driver: new FakeDriver() });
     const retrying = new KafkaTransport({ driver: new FakeDriver(), retry: { mode: 'retry-topics', topics: 12 } });
     const cases: Array<[KafkaTransport, Record<string, unknown>, string, RegExp]> = [
