@@ -110,6 +110,25 @@ describe('KafkaPublisher', () => {
     await Promise.all([b, c]);
   });
 
+  // The linger is computed from clock.now(), a wall clock: stepped back an hour while a publish
+  // waited, the publish was held for that hour (plus its linger) instead of at most its linger.
+  it('never lingers longer than lingerMs when the wall clock steps back', async () => {
+    const { calls, sender } = controlledSender();
+    let now = 1_000_000_000;
+    const clock = { ...systemClock, now: () => now };
+    const publisher = new KafkaPublisher(sender, options({ lingerMs: 20, clock }));
+    const a = publisher.publish('t', [message('a')]);
+    await until(() => calls.length === 1);
+    const b = publisher.publish('t', [message('b')]);
+    now -= 3_600_000;
+    calls[0]!.resolve();
+    await a;
+    await until(() => calls.length === 2);
+    expect(calls[1]!.batch[0]!.messages.map((m) => m.key)).toEqual(['b']);
+    calls[1]!.resolve();
+    await b;
+  });
+
   it('sends at once what has lingered long enough when the request before it completes', async () => {
     const { calls, sender } = controlledSender();
     let now = 0;

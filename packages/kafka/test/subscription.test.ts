@@ -329,6 +329,33 @@ describe('retry topics', () => {
     await eventually(() => h.consumer.lastCommitted('orders', 0) === '4');
   });
 
+  // The due time is the writer's wall clock. A writer whose clock ran three hours ahead held the
+  // retry partition for three hours; a wait is now capped at retry.maxDelayMs from when it began.
+  it('holds a retry record due far in the future no longer than retry.maxDelayMs', async () => {
+    const clock = new ManualClock();
+    const h = await setup(
+      { clock, retry: { mode: 'retry-topics', topics: 1, maxDelayMs: 60_000 } },
+      {},
+      { orders: [0], 'orders.retry.1': [0] },
+    );
+    const retried = record(0, {
+      headers: {
+        [KafkaHeaders.retryDueAt]: String(clock.now() + 3 * 3_600_000),
+        [KafkaHeaders.retryAttempt]: '2',
+        [KafkaHeaders.retryOriginalTopic]: 'orders',
+      },
+    });
+    expect((await h.consumer.deliver('orders.retry.1', 0, [retried])).advanced).toEqual([]);
+    await clock.advance(30_000);
+    // Fetched again half-way (a rejoin, say): still waiting, and the cap still counts from the start.
+    expect((await h.consumer.deliver('orders.retry.1', 0, [retried])).advanced).toEqual([]);
+    expect(h.consumer.paused.has('orders.retry.1/0')).toBe(true);
+    await clock.advance(30_000);
+    expect(h.consumer.paused.has('orders.retry.1/0')).toBe(false);
+    expect((await h.consumer.deliver('orders.retry.1', 0, [retried])).advanced).toEqual(['0']);
+    expect(h.deliveries.map((d) => d.attempt)).toEqual([2]);
+  });
+
   it('pauses a retry partition until its head is due, then redelivers it with the attempt from the header', async () => {
     const clock = new ManualClock();
     const h = await setup(

@@ -137,7 +137,12 @@ export class CircuitBreaker {
 
   /** The current state; an open breaker whose openMs has passed becomes half-open here. */
   get state(): CircuitState {
-    if (this.#state === 'open' && this.#clock.now() >= this.#openUntil) this.#transition('half-open');
+    if (this.#state === 'open') {
+      const now = this.#clock.now();
+      // A wall clock stepped back (an NTP correction) must not hold the breaker open past openMs.
+      if (this.#openUntil - now > this.settings.openMs) this.#openUntil = now + this.settings.openMs;
+      if (now >= this.#openUntil) this.#transition('half-open');
+    }
     return this.#state;
   }
 

@@ -86,6 +86,19 @@ describe('CircuitBreaker', () => {
     expect(call(b, 'ok')).toBe('ok');
   });
 
+  // openUntil is on the wall clock: stepped back an hour (an NTP correction) while open, the breaker
+  // stayed open, deferring every message, for that hour plus openMs.
+  it('stays open no longer than openMs when the wall clock steps back', () => {
+    const { clock, breaker: b } = breaker({ minimumCalls: 2, openMs: 1_000, windowMs: 10_000 });
+    clock.set(5_000_000);
+    call(b, 'fail');
+    call(b, 'fail');
+    clock.set(5_000_000 - 3_600_000);
+    expect(b.tryAcquire()).toEqual({ allowed: false, retryAfterMs: 1_000 });
+    clock.set(5_000_000 - 3_600_000 + 1_000);
+    expect(b.state).toBe('half-open');
+  });
+
   it('reopens for a fresh openMs when the trial fails', () => {
     const { clock, breaker: b, transitions } = breaker({ minimumCalls: 1, openMs: 5_000 });
     call(b, 'fail');

@@ -49,6 +49,8 @@ export class PartitionState {
   readonly pauseReasons = new Set<PauseReason>();
   /** Cancels the wait for the head of a retry partition to become due. */
   dueWait: AbortController | undefined;
+  /** The head record being waited for and when the wait began (the wait is capped from there). */
+  dueHead: { readonly offset: string; readonly since: number } | undefined;
   startGate: Promise<void> | undefined;
   /** Settled since the last lag sample (the consumption rate). */
   settledSinceSample = 0;

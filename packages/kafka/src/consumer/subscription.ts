@@ -618,8 +618,8 @@ export class KafkaSubscription implements TransportSubscription {
       if (!this.#mayHandOver(state, controls, heartbeat)) break;
       const headers = decodeHeaders(record.headers);
       if (state.tier > 0) {
-        const due = Number(headers[KafkaHeaders.retryDueAt]);
-        if (Number.isFinite(due) && due > clock.now()) {
+        const due = this.#dueAt(state, record.offset, Number(headers[KafkaHeaders.retryDueAt]), clock.now());
+        if (due !== undefined) {
           this.#waitUntilDue(state, due);
           break;
         }
@@ -721,13 +721,34 @@ export class KafkaSubscription implements TransportSubscription {
     if (!delivery.settled) delivery.resolveOutcome('revoked');
   }
 
+  /**
+   * When the head record of a retry partition becomes due, or undefined when it is due now. The due
+   * time comes from the writer's wall clock; a record is never held longer than retry.maxDelayMs
+   * (the longest delay a writer sets) from when this member began waiting for it, so a writer's clock
+   * running ahead, or this one stepped back, cannot stall the partition.
+   */
+  #dueAt(state: PartitionState, offset: string, due: number, now: number): number | undefined {
+    if (!Number.isFinite(due) || due <= now) {
+      state.dueHead = undefined;
+      return undefined;
+    }
+    if (state.dueHead?.offset !== offset || state.dueHead.since > now) state.dueHead = { offset, since: now };
+    const capped = Math.min(due, state.dueHead.since + this.#ctx.options.retry.maxDelayMs);
+    if (capped <= now) {
+      state.dueHead = undefined;
+      return undefined;
+    }
+    return capped;
+  }
+
   #waitUntilDue(state: PartitionState, due: number): void {
     this.#pause(state, 'retry-due');
     state.dueWait?.abort();
     const wait = new AbortController();
     state.dueWait = wait;
     // On the injected clock, so tests move time instead of waiting for it.
-    this.#ctx.options.clock.sleep(Math.max(0, due - this.#ctx.options.clock.now()), wait.signal).then(
+    const { clock } = this.#ctx.options;
+    clock.sleep(Math.max(0, due - clock.now()), wait.signal).then(
       () => {
         if (state.dueWait === wait) state.dueWait = undefined;
         this.#unpause(state, 'retry-due');

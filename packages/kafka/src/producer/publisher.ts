@@ -198,7 +198,8 @@ export class KafkaPublisher {
   #sendWhenDue(): void {
     if (this.#inFlight || this.#pending.length === 0) return;
     const { lingerMs, batchBytes, clock } = this.#options;
-    const dueIn = this.#pending[0]!.queuedAt + lingerMs - clock.now();
+    // At most lingerMs: a wall clock stepped back must not hold the batch for the size of the step.
+    const dueIn = Math.min(lingerMs, this.#pending[0]!.queuedAt + lingerMs - clock.now());
     if (this.#pendingBytes >= batchBytes || dueIn <= 0) {
       this.#kick();
       return;
