@@ -25,6 +25,8 @@ interface Claimed {
   readonly token: string;
   readonly payloadHash: string;
   leaseExpiresAt: number;
+  /** The lease length asked for (claim or last renewal): a clock stepped back cannot stretch it. */
+  leaseMs: number;
 }
 
 interface Completed {
@@ -88,10 +90,18 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     }
 
     const held = this.#claims.get(key);
+    // A wall clock stepped back (an NTP correction) must not hold an abandoned lease past its length.
+    if (held !== undefined && held.leaseExpiresAt - now > held.leaseMs) held.leaseExpiresAt = now + held.leaseMs;
     if (held !== undefined && now < held.leaseExpiresAt)
       return { status: 'in-progress', leaseExpiresAt: held.leaseExpiresAt };
 
-    const claim: Claimed = { status: 'in-progress', token: randomUUID(), payloadHash, leaseExpiresAt: now + leaseMs };
+    const claim: Claimed = {
+      status: 'in-progress',
+      token: randomUUID(),
+      payloadHash,
+      leaseExpiresAt: now + leaseMs,
+      leaseMs,
+    };
     this.#claims.delete(key);
     this.#claims.set(key, claim);
     this.#evict();
@@ -107,6 +117,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const held = this.#claims.get(key);
     if (held === undefined || held.token !== token) return false;
     held.leaseExpiresAt = this.#clock.now() + leaseMs;
+    held.leaseMs = leaseMs;
     return true;
   }
 

@@ -33,6 +33,25 @@ describe('MemoryIdempotencyStore', () => {
     expect(s.stats()).toEqual({ inProgress: 0, completed: 1, evicted: 0 });
   });
 
+  // leaseExpiresAt is on the wall clock: stepped back an hour, an abandoned lease blocked the key
+  // (every redelivery told 'in-progress') for that hour plus the lease.
+  it('holds an abandoned lease no longer than its leaseMs when the wall clock steps back', async () => {
+    const { clock, store: s } = store();
+    clock.set(10_000_000);
+    const first = await s.claim({ key: 'k', payloadHash: 'h', leaseMs: 1_000 });
+    expect(first.status).toBe('claimed');
+    clock.set(10_000_000 - 3_600_000);
+    expect(await s.claim({ key: 'k', payloadHash: 'h', leaseMs: 1_000 })).toEqual({
+      status: 'in-progress',
+      leaseExpiresAt: 10_000_000 - 3_600_000 + 1_000,
+    });
+    clock.set(10_000_000 - 3_600_000 + 1_000);
+    expect(await s.claim({ key: 'k', payloadHash: 'h', leaseMs: 1_000 })).toMatchObject({
+      status: 'claimed',
+      takenOver: true,
+    });
+  });
+
   it('lets exactly one of many concurrent claims win', async () => {
     const { store: s } = store();
     const results = await Promise.all(
