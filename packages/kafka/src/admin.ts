@@ -36,7 +36,12 @@ import {
 } from './dead-letter-tools.js';
 import type { DriverAdmin, DriverTopicSpec, KafkaDriver } from './driver/driver.js';
 import { KafkajsDriver } from './driver/kafkajs.js';
-import { detectHotPartitions, type HotPartition, type HotPartitionOptions } from './hot-partitions.js';
+import {
+  checkHotPartitionOptions,
+  detectHotPartitions,
+  type HotPartition,
+  type HotPartitionOptions,
+} from './hot-partitions.js';
 import { checkCluster, refuseUnknown } from './options.js';
 
 export interface KafkaAdminOptions {
@@ -203,30 +208,6 @@ function checkTopicDefinitions(value: unknown): DriverTopicSpec[] {
   });
 }
 
-const HOT_KEYS = ['factor', 'minLag', 'minRatePerSecond'] as const;
-
-function checkHotOptions(options: unknown): HotPartitionOptions {
-  if (options === undefined) return {};
-  const o = checkOptionsObject('hotPartitions', options, HOT_KEYS, '{ factor: 4, minLag: 1_000 }');
-  const out: { factor?: number; minLag?: number; minRatePerSecond?: number } = {};
-  for (const [key, min] of [
-    ['factor', 1],
-    ['minLag', 0],
-    ['minRatePerSecond', 0],
-  ] as const) {
-    const value = o[key];
-    if (value === undefined) continue;
-    if (!(typeof value === 'number' && Number.isFinite(value) && value >= min))
-      throw new InvalidOptionError(
-        `hotPartitions.${key}`,
-        `must be a finite number of at least ${min}, got ${shownValue(value)}`,
-        `set ${key} to e.g. ${key === 'factor' ? 4 : 1_000}, or leave it out for the default`,
-      );
-    out[key] = value;
-  }
-  return out;
-}
-
 const REPLAY_KEYS = ['topic', 'group', 'freshGroupPrefix', 'to', 'ratePerSecond'] as const;
 
 export class KafkaAdmin {
@@ -347,7 +328,7 @@ export class KafkaAdmin {
   async hotPartitions(group: string, topic: string, options?: HotPartitionOptions): Promise<HotPartition[]> {
     groupName('hotPartitions.group', group);
     topicName('hotPartitions.topic', topic);
-    const checked = checkHotOptions(options);
+    const checked = checkHotPartitionOptions('hotPartitions', options);
     const lag = await this.#lag(group, topic);
     return detectHotPartitions(
       lag.map((p) => ({ topic, partition: p.partition, lag: p.lag })),

@@ -3,6 +3,9 @@
 // skewed partitioner. It is a pure function of one sample per partition, so it is tested by
 // listing decisions; the subscription and `KafkaAdmin.hotPartitions` feed it.
 
+import { InvalidOptionError } from '@switchyard/core';
+import { checkOptionsObject, shownValue } from './dead-letter-tools.js';
+
 export interface PartitionSample {
   readonly topic: string;
   readonly partition: number;
@@ -42,10 +45,14 @@ export function median(values: readonly number[]): number {
  * Partitions whose lag (or rate) is at least `factor` times the median over all samples. Needs
  * three or more partitions: with fewer, "far above the median" says nothing.
  */
+const EMPTY: HotPartitionOptions = Object.freeze({});
+
 export function detectHotPartitions(
   samples: readonly PartitionSample[],
-  options: HotPartitionOptions = {},
+  options: HotPartitionOptions = EMPTY,
 ): HotPartition[] {
+  // The subscription's own tick passes none; a caller's options are checked.
+  if (options !== EMPTY) checkHotPartitionOptions('options', options);
   const factor = options.factor ?? hotPartitionDefaults.factor;
   const minLag = options.minLag ?? hotPartitionDefaults.minLag;
   const minRate = options.minRatePerSecond ?? hotPartitionDefaults.minRatePerSecond;
@@ -69,4 +76,29 @@ export function detectHotPartitions(
       hot.push({ topic: s.topic, partition: s.partition, reason: 'rate', value: s.ratePerSecond, median: rateMedian });
   }
   return hot;
+}
+
+const HOT_KEYS = ['factor', 'minLag', 'minRatePerSecond'] as const;
+
+/** `options` of detectHotPartitions and KafkaAdmin.hotPartitions; `option` names them in errors. */
+export function checkHotPartitionOptions(option: string, options: unknown): HotPartitionOptions {
+  if (options === undefined) return {};
+  const o = checkOptionsObject(option, options, HOT_KEYS, '{ factor: 4, minLag: 1_000 }');
+  const out: { factor?: number; minLag?: number; minRatePerSecond?: number } = {};
+  for (const [key, min] of [
+    ['factor', 1],
+    ['minLag', 0],
+    ['minRatePerSecond', 0],
+  ] as const) {
+    const value = o[key];
+    if (value === undefined) continue;
+    if (!(typeof value === 'number' && Number.isFinite(value) && value >= min))
+      throw new InvalidOptionError(
+        `${option}.${key}`,
+        `must be a finite number of at least ${min}, got ${shownValue(value)}`,
+        `set ${key} to e.g. ${key === 'factor' ? 4 : 1_000}, or leave it out for the default`,
+      );
+    out[key] = value;
+  }
+  return out;
 }

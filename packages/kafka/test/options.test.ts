@@ -430,4 +430,23 @@ describe('detectHotPartitions', () => {
     expect(detectHotPartitions([sample(0, 5_000), sample(1, 6_000), sample(2, 5_500)])).toEqual([]);
     expect(detectHotPartitions([sample(0, 0), sample(1, 100_000)])).toEqual([]);
   });
+
+  // Unchecked, a factor given as a string compared as NaN and flagged nothing, silently.
+  it('refuses wrong options, naming them', () => {
+    const samples = [sample(0, 100), sample(1, 120), sample(2, 9_000)];
+    for (const [options, option] of [
+      [{ factor: '4' }, 'options.factor'],
+      [{ factor: 0.5 }, 'options.factor'],
+      [{ minLag: -1 }, 'options.minLag'],
+      [{ minRatePerSecond: Number.NaN }, 'options.minRatePerSecond'],
+      [{ factr: 4 }, 'options.factr'],
+      [null, 'options'],
+    ] as const)
+      expect(() => detectHotPartitions(samples, options as never)).toThrow(
+        expect.objectContaining({ name: 'InvalidOptionError', option }),
+      );
+    expect(detectHotPartitions(samples, { factor: 2, minLag: 0, minRatePerSecond: undefined } as never)).toHaveLength(
+      1,
+    );
+  });
 });
