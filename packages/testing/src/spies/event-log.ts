@@ -3,7 +3,7 @@
 // already holds resolves at once, so a test may start waiting after the fact; one that runs out of
 // time rejects with a description of what was seen instead of a bare "timeout".
 
-import { InvalidOptionError, MAX_TIMER_MS, optionValueText } from '@switchyard/core';
+import { InvalidOptionError, isOptionObject, MAX_TIMER_MS, optionKindText, optionValueText } from '@switchyard/core';
 
 export interface WaitOptions {
   /** Give up after this long (default: the spy's `defaultTimeoutMs`). */
@@ -64,6 +64,13 @@ export class EventLog<T> {
     select: Selector<T, R>,
     options: { readonly timeoutMs: number; readonly signal?: AbortSignal | undefined; readonly describe: () => string },
   ): Promise<R> {
+    const { signal } = options;
+    if (signal !== undefined && (typeof signal?.addEventListener !== 'function' || typeof signal.aborted !== 'boolean'))
+      throw new InvalidOptionError(
+        'signal',
+        `must be an AbortSignal, got ${optionKindText(signal)}`,
+        'pass e.g. AbortSignal.timeout(5_000) or a controller.signal',
+      );
     return new Promise<R>((resolve, reject) => {
       if (this.#closedReason) {
         reject(this.#closedReason);
@@ -104,6 +111,35 @@ export class EventLog<T> {
       this.#waiters.add(waiter);
     });
   }
+}
+
+/**
+ * Refuses a spy's options that are not an options object (`option` names it) or hold a key `known` does not
+ * list (named `${prefix}.${key}`, or the key alone without a prefix), so a misspelt one fails instead
+ * of falling back to its default.
+ */
+export function refuseUnknownOptions(
+  value: unknown,
+  option: string,
+  prefix: string,
+  known: readonly string[],
+  /** Whose options, for the top level's message ('spyOnPublishes', 'spyOn'). */
+  owner: string,
+  example = '{ timeoutMs: 5_000 }',
+): void {
+  if (!isOptionObject(value))
+    throw new InvalidOptionError(
+      option,
+      `must be an options object, got ${optionKindText(value)}`,
+      `pass e.g. ${example}, or leave it out for the defaults`,
+    );
+  for (const key of Object.keys(value))
+    if (!known.includes(key))
+      throw new InvalidOptionError(
+        prefix === '' ? key : `${prefix}.${key}`,
+        `is not ${prefix === '' ? `a ${owner}` : `a ${prefix}`} option`,
+        `remove it; known options: ${known.join(', ')}`,
+      );
 }
 
 export function checkTimeout(timeoutMs: number, option: string): number {

@@ -2,8 +2,8 @@
 // "message X was acked" instead of sleeping, and a wait that times out says what did happen.
 
 import type { MessageEventBase, SwitchyardEvents } from '@switchyard/core';
-import { InvalidOptionError, optionValueText } from '@switchyard/core';
-import { checkTimeout, EventLog, type WaitOptions } from './event-log.js';
+import { InvalidOptionError, optionKindText, optionValueText } from '@switchyard/core';
+import { checkTimeout, EventLog, refuseUnknownOptions, type WaitOptions } from './event-log.js';
 import { listen, type SwitchyardEventSource } from './event-source.js';
 
 export const MESSAGE_OUTCOMES = ['acked', 'retried', 'dead-lettered', 'duplicate', 'stale', 'released'] as const;
@@ -64,6 +64,20 @@ export class MessageSpy {
   readonly #filter: ((event: MessageEventBase) => boolean) | undefined;
 
   constructor(source: SwitchyardEventSource, options: MessageSpyOptions = {}) {
+    refuseUnknownOptions(
+      options,
+      'options',
+      '',
+      ['defaultTimeoutMs', 'filter'],
+      'spyOn',
+      '{ defaultTimeoutMs: 5_000 }',
+    );
+    if (options.filter !== undefined && typeof options.filter !== 'function')
+      throw new InvalidOptionError(
+        'filter',
+        `must be a function (event) => boolean, got ${optionKindText(options.filter)}`,
+        "pass e.g. filter: (e) => e.consumerGroup === 'billing'",
+      );
     this.#defaultTimeoutMs = checkTimeout(options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS, 'defaultTimeoutMs');
     this.#filter = options.filter;
     if (!source || typeof source.on !== 'function')
@@ -93,6 +107,7 @@ export class MessageSpy {
     options: MessageWaitOptions = {},
   ): Promise<MessageOutcomeEvent<O>> {
     this.#checkOutcome(outcome);
+    refuseUnknownOptions(options, 'waitFor.options', 'waitFor', ['timeoutMs', 'signal', 'attempt'], 'spyOn');
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#defaultTimeoutMs, 'timeoutMs');
     const matches = (r: RecordedOutcome) =>
       r.outcome === outcome &&
@@ -113,6 +128,7 @@ export class MessageSpy {
     options: WaitOptions = {},
   ): Promise<MessageOutcomeEvent<O>[]> {
     this.#checkOutcome(outcome);
+    refuseUnknownOptions(options, 'waitForCount.options', 'waitForCount', ['timeoutMs', 'signal'], 'spyOn');
     if (!(Number.isInteger(count) && count >= 0))
       throw new InvalidOptionError(
         'waitForCount.count',
@@ -140,6 +156,7 @@ export class MessageSpy {
     options: WaitOptions = {},
   ): Promise<MessageOutcomeEvent<O>> {
     this.#checkOutcome(outcome);
+    refuseUnknownOptions(options, 'waitForEvent.options', 'waitForEvent', ['timeoutMs', 'signal'], 'spyOn');
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#defaultTimeoutMs, 'timeoutMs');
     return this.#log.waitUntil(
       (items) => {

@@ -2,8 +2,8 @@
 // the broker) instead of sleeping.
 
 import type { SwitchyardEvents } from '@switchyard/core';
-import { InvalidOptionError, isOptionObject, optionKindText, optionValueText } from '@switchyard/core';
-import { checkTimeout, EventLog, type WaitOptions } from './event-log.js';
+import { InvalidOptionError, optionKindText, optionValueText } from '@switchyard/core';
+import { checkTimeout, EventLog, refuseUnknownOptions, type WaitOptions } from './event-log.js';
 import { listen, type SwitchyardEventSource } from './event-source.js';
 
 export type SentMessage = SwitchyardEvents['publisher:message:sent'];
@@ -21,40 +21,13 @@ const SPY_OPTION_KEYS: readonly (keyof PublishSpyOptions)[] = ['defaultTimeoutMs
 const WAIT_OPTION_KEYS: readonly (keyof WaitOptions)[] = ['timeoutMs', 'signal'];
 const COUNT_OPTION_KEYS: readonly string[] = [...WAIT_OPTION_KEYS, 'destination'];
 
-/**
- * Refuses options that are not an options object (`option` names it) or hold a key `known` does not
- * list (named `${prefix}.${key}`, or the key alone without a prefix), so a misspelt one fails instead
- * of falling back to its default.
- */
-function refuseUnknownOptions(
-  value: unknown,
-  option: string,
-  prefix: string,
-  known: readonly string[],
-  example = '{ timeoutMs: 5_000 }',
-): void {
-  if (!isOptionObject(value))
-    throw new InvalidOptionError(
-      option,
-      `must be an options object, got ${optionKindText(value)}`,
-      `pass e.g. ${example}, or leave it out for the defaults`,
-    );
-  for (const key of Object.keys(value))
-    if (!known.includes(key))
-      throw new InvalidOptionError(
-        prefix === '' ? key : `${prefix}.${key}`,
-        `is not ${prefix === '' ? 'a spyOnPublishes' : `a ${prefix}`} option`,
-        `remove it; known options: ${known.join(', ')}`,
-      );
-}
-
 export class PublishSpy {
   readonly #log = new EventLog<SentMessage>();
   readonly #unsubscribe: () => void;
   readonly #defaultTimeoutMs: number;
 
   constructor(source: SwitchyardEventSource, options: PublishSpyOptions = {}) {
-    refuseUnknownOptions(options, 'options', '', SPY_OPTION_KEYS, '{ defaultTimeoutMs: 5_000 }');
+    refuseUnknownOptions(options, 'options', '', SPY_OPTION_KEYS, 'spyOnPublishes', '{ defaultTimeoutMs: 5_000 }');
     if (options.filter !== undefined && typeof options.filter !== 'function')
       throw new InvalidOptionError(
         'filter',
@@ -82,7 +55,7 @@ export class PublishSpy {
         `must be a message id (a string), got ${optionKindText(messageId)}`,
         'pass the id publish returned, e.g. spy.waitFor(sent.id)',
       );
-    refuseUnknownOptions(options, 'waitFor.options', 'waitFor', WAIT_OPTION_KEYS);
+    refuseUnknownOptions(options, 'waitFor.options', 'waitFor', WAIT_OPTION_KEYS, 'spyOnPublishes');
     return this.waitForMessage((m) => m.messageId === messageId, options, `message '${messageId}' to be sent`);
   }
 
@@ -98,7 +71,7 @@ export class PublishSpy {
         `must be a function (sent) => boolean, got ${optionKindText(predicate)}`,
         "pass e.g. (sent) => sent.type === 'OrderShipped'",
       );
-    refuseUnknownOptions(options, 'waitForMessage.options', 'waitForMessage', WAIT_OPTION_KEYS);
+    refuseUnknownOptions(options, 'waitForMessage.options', 'waitForMessage', WAIT_OPTION_KEYS, 'spyOnPublishes');
     const timeoutMs = checkTimeout(options.timeoutMs ?? this.#defaultTimeoutMs, 'timeoutMs');
     return this.#log.waitUntil((items) => items.find(predicate), {
       timeoutMs,
@@ -115,7 +88,7 @@ export class PublishSpy {
         `must be a non-negative integer, got ${optionValueText(count)}`,
         'pass e.g. 3',
       );
-    refuseUnknownOptions(options, 'waitForCount.options', 'waitForCount', COUNT_OPTION_KEYS);
+    refuseUnknownOptions(options, 'waitForCount.options', 'waitForCount', COUNT_OPTION_KEYS, 'spyOnPublishes');
     if (options.destination !== undefined && typeof options.destination !== 'string')
       throw new InvalidOptionError(
         'waitForCount.destination',

@@ -194,4 +194,27 @@ describe('MessageSpy', () => {
     expect(() => spy.waitFor('m', 'acked', { timeoutMs: 2 ** 31 })).toThrow(/timeoutMs.*up to 2147483647/);
     expect(() => spyOn({} as never)).toThrow(/on\(name, listener\)/);
   });
+
+  // spyOn(events, null) threw a TypeError reading defaultTimeoutMs; a misspelt option was ignored;
+  // a signal that is not one threw a TypeError from addEventListener once the wait had begun.
+  it('refuses wrong options and wait options, naming them', () => {
+    const events = new TypedEvents<SwitchyardEvents>();
+    const { spy } = setup();
+    const rows: Array<[string, () => unknown, string]> = [
+      ['null options', () => spyOn(events, null as never), 'options'],
+      ['a misspelt option', () => spyOn(events, { defaultTimeout: 5 } as never), 'defaultTimeout'],
+      ['a filter that is not a function', () => spyOn(events, { filter: 'billing' } as never), 'filter'],
+      ['null wait options', () => spy.waitFor('m', 'acked', null as never), 'waitFor.options'],
+      ['a misspelt wait option', () => spy.waitFor('m', 'acked', { timeout: 5 } as never), 'waitFor.timeout'],
+      ['an unknown count option', () => spy.waitForCount('acked', 1, { attempt: 2 } as never), 'waitForCount.attempt'],
+      ['a signal that is not one', () => spy.waitFor('m', 'acked', { signal: {} as never }), 'signal'],
+      ['a null signal', () => spy.waitForEvent('acked', () => true, { signal: null as never }), 'signal'],
+    ];
+    for (const [, run, option] of rows)
+      expect(run).toThrow(expect.objectContaining({ name: 'InvalidOptionError', option }));
+    const controller = new AbortController();
+    const waiting = spy.waitFor('m', 'acked', { timeoutMs: 1_000, signal: controller.signal, attempt: 1 });
+    controller.abort(new Error('done'));
+    return expect(waiting).rejects.toThrow('done');
+  });
 });
