@@ -433,6 +433,8 @@ export class KafkaAdmin {
    */
   async redriveDeadLetters(options: RedriveDeadLettersOptions): Promise<RedriveResult> {
     const plan = checkRedrive(options);
+    // Already aborted: nothing to do, so nothing is connected or read (as a run aborted at once ends).
+    if (plan.signal?.aborted) return { group: plan.group, moved: 0, movedTo: {}, skipped: [], complete: false };
     await this.connect();
     return redriveDeadLetters(this.#tools(), plan);
   }

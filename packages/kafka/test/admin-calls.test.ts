@@ -754,4 +754,19 @@ describe('KafkaAdmin calls after the checks (in-memory driver)', () => {
       partitions: [],
     });
   });
+
+  // An aborted signal stopped the run only after connecting and describing the redrive group.
+  it('returns at once for an already aborted signal, without a call to the cluster', async () => {
+    const { admin, calls } = recording('trip');
+    const controller = new AbortController();
+    controller.abort();
+    expect(await admin.redriveDeadLetters({ ...okRedrive, signal: controller.signal })).toEqual({
+      group: 'orders.dlq.redrive',
+      moved: 0,
+      movedTo: {},
+      skipped: [],
+      complete: false,
+    });
+    expect(calls).toEqual([]);
+  });
 });
