@@ -83,6 +83,94 @@ export interface BatchSendOptions extends Omit<SendOptions, 'id' | 'deduplicatio
   readonly ids?: readonly string[];
 }
 
+const SEND_KEYS: readonly string[] = [
+  'headers',
+  'correlationId',
+  'causationId',
+  'id',
+  'delayMs',
+  'deduplicationId',
+  'signal',
+] satisfies (keyof SendOptions)[];
+const BATCH_SEND_KEYS: readonly string[] = [
+  'headers',
+  'correlationId',
+  'causationId',
+  'delayMs',
+  'signal',
+  'ids',
+] satisfies (keyof BatchSendOptions)[];
+
+/**
+ * A publish's options, checked before anything is encoded: a typo (`correlationid`) or a header
+ * value that is not a string fails naming it, instead of being ignored or failing later as a
+ * SWITCHYARD_PUBLISH whose cause is a TypeError.
+ */
+function checkSendOptions(verb: string, options: unknown, batch: boolean): void {
+  if (!isOptionObject(options))
+    throw new InvalidOptionError(
+      `${verb}.options`,
+      `must be an options object, got ${optionKindText(options)}`,
+      "pass e.g. { correlationId: 'c-1' }, or leave it out",
+    );
+  const known = batch ? BATCH_SEND_KEYS : SEND_KEYS;
+  for (const key in options) {
+    const value = options[key];
+    if (!known.includes(key))
+      throw new InvalidOptionError(
+        `${verb}.${key}`,
+        `is not a ${verb} option`,
+        `remove it; known options: ${known.join(', ')}`,
+      );
+    if (value === undefined) continue;
+    switch (key) {
+      case 'headers':
+        if (!isOptionObject(value))
+          throw new InvalidOptionError(
+            `${verb}.headers`,
+            `must be an object of string values, got ${optionKindText(value)}`,
+            "pass e.g. headers: { 'x-tenant': 'acme' }",
+          );
+        for (const name in value)
+          if (typeof value[name] !== 'string')
+            throw new InvalidOptionError(
+              `${verb}.headers.${name}`,
+              `must be a string, got ${optionKindText(value[name])}`,
+              'convert it with String(value), or leave the header out',
+            );
+        break;
+      case 'delayMs':
+        if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0))
+          throw new InvalidOptionError(
+            `${verb}.delayMs`,
+            `must be a number of milliseconds, 0 or more, got ${optionValueText(value)}`,
+            'pass e.g. delayMs: 5_000',
+          );
+        break;
+      case 'signal':
+        if (
+          typeof (value as AbortSignal).addEventListener !== 'function' ||
+          typeof (value as AbortSignal).aborted !== 'boolean'
+        )
+          throw new InvalidOptionError(
+            `${verb}.signal`,
+            `must be an AbortSignal, got ${optionKindText(value)}`,
+            'pass e.g. AbortSignal.timeout(5_000)',
+          );
+        break;
+      case 'ids':
+        break; // checked against the payloads by the batch
+      default:
+        if (typeof value !== 'string' || value === '')
+          throw new InvalidOptionError(
+            `${verb}.${key}`,
+            `must be a non-empty string, got ${typeof value === 'string' ? "''" : optionKindText(value)}`,
+            `pass a string ${key}, or leave it out`,
+          );
+    }
+  }
+}
+
 export interface PublishReceipt {
   readonly id: string;
   readonly destination: string;
@@ -506,6 +594,7 @@ class SwitchyardApp implements App {
     options: SendOptions,
   ): Promise<PublishReceipt> {
     const verb = kind === 'topic' ? 'publish' : 'send';
+    checkSendOptions(verb, options, false);
     this.#checkDestination(kind, verb, channel, contract);
     const scope = messageScope.getStore();
     const correlationId = options.correlationId ?? scope?.envelope.correlationId ?? scope?.envelope.id;
@@ -531,6 +620,7 @@ class SwitchyardApp implements App {
     options: BatchSendOptions,
   ): Promise<PublishReceipt[]> {
     const verb = kind === 'topic' ? 'publishBatch' : 'sendBatch';
+    checkSendOptions(verb, options, true);
     if (!Array.isArray(payloads))
       throw new InvalidOptionError(`${verb}.payloads`, 'is not an array', 'pass an array of payloads');
     if (options.ids !== undefined && (!Array.isArray(options.ids) || options.ids.length !== payloads.length))

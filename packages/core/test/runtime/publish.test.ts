@@ -26,6 +26,51 @@ describe('publish and send', () => {
     expect(h.transport.started).toBe(1);
   });
 
+  // Unchecked: a misspelt option was ignored, a number as a header value failed as a
+  // SWITCHYARD_PUBLISH whose cause was a TypeError, and null options threw a TypeError.
+  it('refuses wrong options before anything is encoded or sent, naming them', async () => {
+    const h = harness();
+    const rows: Array<[() => Promise<unknown>, string]> = [
+      [() => h.app.publish(orders, OrderPlaced, { orderId: 'o', total: 1 }, null as never), 'publish.options'],
+      [() => h.app.publish(orders, OrderPlaced, { orderId: 'o', total: 1 }, 'k' as never), 'publish.options'],
+      [
+        () => h.app.publish(orders, OrderPlaced, { orderId: 'o', total: 1 }, { correlationid: 'c' } as never),
+        'publish.correlationid',
+      ],
+      [
+        () => h.app.publish(orders, OrderPlaced, { orderId: 'o', total: 1 }, { headers: { a: 5 } } as never),
+        'publish.headers.a',
+      ],
+      [
+        () => h.app.publish(orders, OrderPlaced, { orderId: 'o', total: 1 }, { headers: 'a=1' } as never),
+        'publish.headers',
+      ],
+      [() => h.app.publish(orders, OrderPlaced, { orderId: 'o', total: 1 }, { id: '' }), 'publish.id'],
+      [() => h.app.publish(orders, OrderPlaced, { orderId: 'o', total: 1 }, { signal: {} as never }), 'publish.signal'],
+      [() => h.app.send(payments, ChargeCard, { orderId: 'o', cents: 5 }, { delayMs: -1 }), 'send.delayMs'],
+      [
+        () => h.app.send(payments, ChargeCard, { orderId: 'o', cents: 5 }, { causationId: 5 } as never),
+        'send.causationId',
+      ],
+      [
+        () => h.app.publishBatch(orders, OrderPlaced, [{ orderId: 'o', total: 1 }], { id: 'm' } as never),
+        'publishBatch.id',
+      ],
+      [
+        () => h.app.sendBatch(payments, ChargeCard, [{ orderId: 'o', cents: 5 }], { delayMs: Number.NaN }),
+        'sendBatch.delayMs',
+      ],
+    ];
+    for (const [run, option] of rows) await expect(run()).rejects.toMatchObject({ name: 'InvalidOptionError', option });
+    expect(h.transport.published).toEqual([]);
+    // Keys set to undefined are left out, as the types allow.
+    await h.app.publish(orders, OrderPlaced, { orderId: 'o', total: 1 }, {
+      id: undefined,
+      headers: undefined,
+    } as never);
+    expect(h.transport.published).toHaveLength(1);
+  });
+
   it('passes delay and deduplication id to the transport for queues', async () => {
     const h = harness();
     await h.app.send(payments, ChargeCard, { orderId: 'o', cents: 5 }, { delayMs: 1_000, deduplicationId: 'dedup-1' });
