@@ -2,7 +2,7 @@
 // action and goes on a queue. The types keep them apart where they can see it; `assertChannelFits`
 // keeps them apart at run time where they cannot (plain JavaScript, `any`).
 
-import { InvalidOptionError, SwitchyardError } from './errors.js';
+import { InvalidOptionError, isOptionObject, optionKindText, optionValueText, SwitchyardError } from './errors.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
 export type MessageKind = 'event' | 'command';
@@ -50,6 +50,7 @@ function define<TKind extends MessageKind, TName extends string, TSchema extends
   def: ContractDefinition<TName, TSchema>,
 ): MessageContract<TKind, TName, StandardSchemaV1.InferOutput<TSchema>> {
   const fn = kind === 'event' ? 'defineEvent' : 'defineCommand';
+  refuseUnknownKeys(fn, def, CONTRACT_KEYS, "{ name: 'OrderPlaced', schema, key: (p) => p.orderId }");
   if (typeof def.name !== 'string' || def.name.length === 0)
     throw new InvalidOptionError(
       `${fn}.name`,
@@ -69,6 +70,12 @@ function define<TKind extends MessageKind, TName extends string, TSchema extends
       `${fn}.version`,
       'must be a function of the payload',
       'pass version: (p) => p.version',
+    );
+  if (def.schemaVersion !== undefined && !(Number.isSafeInteger(def.schemaVersion) && def.schemaVersion >= 1))
+    throw new InvalidOptionError(
+      `${fn}.schemaVersion`,
+      `must be a whole number, 1 or more, got ${optionValueText(def.schemaVersion)}`,
+      'pass e.g. schemaVersion: 2, or leave it out for 1',
     );
   return Object.freeze({
     kind,
@@ -112,9 +119,10 @@ export function defineTopic<const TEvents extends readonly EventContract<string,
   name: string;
   events: TEvents;
 }): Topic<TEvents[number]> {
+  refuseUnknownKeys('defineTopic', def, ['name', 'events'], "{ name: 'orders', events: [OrderPlaced] }");
   if (typeof def.name !== 'string' || def.name.length === 0)
     throw new InvalidOptionError('defineTopic.name', 'must be a non-empty string', "name the topic, e.g. 'orders'");
-  for (const c of def.events) assertChannelFits('topic', def.name, c);
+  checkContracts('defineTopic.events', def.events, 'events', 'topic', def.name);
   return Object.freeze({ kind: 'topic', name: def.name, contracts: Object.freeze([...def.events]) });
 }
 
@@ -122,10 +130,56 @@ export function defineQueue<const TCommands extends readonly CommandContract<str
   name: string;
   commands: TCommands;
 }): Queue<TCommands[number]> {
+  refuseUnknownKeys('defineQueue', def, ['name', 'commands'], "{ name: 'payments', commands: [ChargeCard] }");
   if (typeof def.name !== 'string' || def.name.length === 0)
     throw new InvalidOptionError('defineQueue.name', 'must be a non-empty string', "name the queue, e.g. 'payments'");
-  for (const c of def.commands) assertChannelFits('queue', def.name, c);
+  checkContracts('defineQueue.commands', def.commands, 'commands', 'queue', def.name);
   return Object.freeze({ kind: 'queue', name: def.name, contracts: Object.freeze([...def.commands]) });
+}
+
+const CONTRACT_KEYS: readonly string[] = ['name', 'schema', 'key', 'version', 'schemaVersion'];
+
+/** A definition that is not an object, or holds a misspelt key, fails naming it instead of being ignored. */
+function refuseUnknownKeys(fn: string, def: unknown, known: readonly string[], example: string): void {
+  if (!isOptionObject(def))
+    throw new InvalidOptionError(fn, `expects a definition object, got ${optionKindText(def)}`, `pass ${example}`);
+  for (const key of Object.keys(def))
+    if (!known.includes(key))
+      throw new InvalidOptionError(
+        `${fn}.${key}`,
+        `is not a ${fn} option`,
+        `remove it; known options: ${known.join(', ')}`,
+      );
+}
+
+/**
+ * A channel's contracts: a non-empty array of the right kind, each type name once. Consumers find a
+ * message's contract by its type name, so two contracts of one name could not be told apart.
+ */
+function checkContracts(
+  option: string,
+  contracts: unknown,
+  what: string,
+  channelKind: ChannelKind,
+  channelName: string,
+): void {
+  if (!Array.isArray(contracts) || contracts.length === 0)
+    throw new InvalidOptionError(
+      option,
+      `must be a non-empty array of ${what}, got ${Array.isArray(contracts) ? 'an empty array' : optionKindText(contracts)}`,
+      `list the ${what} the ${channelKind} carries, e.g. ${what}: [${channelKind === 'topic' ? 'OrderPlaced' : 'ChargeCard'}]`,
+    );
+  const names = new Set<string>();
+  for (const c of contracts as AnyContract[]) {
+    assertChannelFits(channelKind, channelName, c);
+    if (names.has(c.name))
+      throw new InvalidOptionError(
+        option,
+        `holds two contracts named '${c.name}': a consumer could not tell their messages apart`,
+        'list each message type once (one contract per name)',
+      );
+    names.add(c.name);
+  }
 }
 
 /** Events go to topics, commands to queues: refuse anything else with a clear error. */

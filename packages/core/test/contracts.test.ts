@@ -41,6 +41,65 @@ describe('contracts', () => {
   });
 });
 
+// Unchecked: a null definition threw a TypeError, a misspelt key was ignored, a topic without events
+// (or with `event:` misspelt) threw 'def.events is not iterable' or was accepted, and two contracts
+// of one name were accepted though consumers find a contract by its name.
+describe('definitions are checked when made', () => {
+  const schema = z.object({ orderId: z.string() });
+  const key = (p: { orderId: string }) => p.orderId;
+  const Shipped = defineEvent({ name: 'OrderShipped', schema, key });
+  it.each<[string, () => unknown, string]>([
+    ['a null event definition', () => defineEvent(null as never), 'defineEvent'],
+    [
+      'a misspelt event key',
+      () => defineEvent({ name: 'E', schema, key, verison: () => 1 } as never),
+      'defineEvent.verison',
+    ],
+    [
+      'a fractional schemaVersion',
+      () => defineCommand({ name: 'C', schema, key, schemaVersion: 1.5 }),
+      'defineCommand.schemaVersion',
+    ],
+    [
+      'a schemaVersion of 0',
+      () => defineEvent({ name: 'E', schema, key, schemaVersion: 0 }),
+      'defineEvent.schemaVersion',
+    ],
+    [
+      'a string schemaVersion',
+      () => defineEvent({ name: 'E', schema, key, schemaVersion: '2' as never }),
+      'defineEvent.schemaVersion',
+    ],
+    ['a topic without events', () => defineTopic({ name: 't', events: [] }), 'defineTopic.events'],
+    ['a topic with events misspelt', () => defineTopic({ name: 't', event: [Shipped] } as never), 'defineTopic.event'],
+    [
+      'a topic with events as one contract',
+      () => defineTopic({ name: 't', events: Shipped as never }),
+      'defineTopic.events',
+    ],
+    [
+      'a topic listing a contract twice',
+      () => defineTopic({ name: 't', events: [Shipped, Shipped] }),
+      'defineTopic.events',
+    ],
+    [
+      'a topic with two contracts of one name',
+      () => defineTopic({ name: 't', events: [Shipped, defineEvent({ name: 'OrderShipped', schema, key })] }),
+      'defineTopic.events',
+    ],
+    ['a queue without commands', () => defineQueue({ name: 'q', commands: [] }), 'defineQueue.commands'],
+    ['a null queue definition', () => defineQueue(null as never), 'defineQueue'],
+  ])('refuses %s, naming %s', (_name, run, option) => {
+    expect(run).toThrow(expect.objectContaining({ name: 'InvalidOptionError', option }));
+  });
+
+  it('still accepts what it did: schemaVersion 2, a topic of several events, a queue of one command', () => {
+    expect(defineEvent({ name: 'E', schema, key, schemaVersion: 2 }).schemaVersion).toBe(2);
+    expect(defineTopic({ name: 'orders', events: [OrderPlaced, Shipped] }).contracts).toHaveLength(2);
+    expect(defineQueue({ name: 'payments', commands: [ChargeCard] }).contracts).toEqual([ChargeCard]);
+  });
+});
+
 describe('channels keep events and commands apart', () => {
   it('puts events on topics and commands on queues', () => {
     const orders = defineTopic({ name: 'orders', events: [OrderPlaced] });
