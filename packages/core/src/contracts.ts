@@ -2,7 +2,14 @@
 // action and goes on a queue. The types keep them apart where they can see it; `assertChannelFits`
 // keeps them apart at run time where they cannot (plain JavaScript, `any`).
 
-import { InvalidOptionError, isOptionObject, optionKindText, optionValueText, SwitchyardError } from './errors.js';
+import {
+  InvalidOptionError,
+  isOptionObject,
+  optionKindText,
+  optionValueText,
+  refuseUnknownKeys,
+  SwitchyardError,
+} from './errors.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
 export type MessageKind = 'event' | 'command';
@@ -50,7 +57,7 @@ function define<TKind extends MessageKind, TName extends string, TSchema extends
   def: ContractDefinition<TName, TSchema>,
 ): MessageContract<TKind, TName, StandardSchemaV1.InferOutput<TSchema>> {
   const fn = kind === 'event' ? 'defineEvent' : 'defineCommand';
-  refuseUnknownKeys(fn, def, CONTRACT_KEYS, "{ name: 'OrderPlaced', schema, key: (p) => p.orderId }");
+  checkDefinition(fn, def, CONTRACT_KEYS, "{ name: 'OrderPlaced', schema, key: (p) => p.orderId }");
   if (typeof def.name !== 'string' || def.name.length === 0)
     throw new InvalidOptionError(
       `${fn}.name`,
@@ -119,7 +126,7 @@ export function defineTopic<const TEvents extends readonly EventContract<string,
   name: string;
   events: TEvents;
 }): Topic<TEvents[number]> {
-  refuseUnknownKeys('defineTopic', def, ['name', 'events'], "{ name: 'orders', events: [OrderPlaced] }");
+  checkDefinition('defineTopic', def, ['name', 'events'], "{ name: 'orders', events: [OrderPlaced] }");
   if (typeof def.name !== 'string' || def.name.length === 0)
     throw new InvalidOptionError('defineTopic.name', 'must be a non-empty string', "name the topic, e.g. 'orders'");
   checkContracts('defineTopic.events', def.events, 'events', 'topic', def.name);
@@ -130,7 +137,7 @@ export function defineQueue<const TCommands extends readonly CommandContract<str
   name: string;
   commands: TCommands;
 }): Queue<TCommands[number]> {
-  refuseUnknownKeys('defineQueue', def, ['name', 'commands'], "{ name: 'payments', commands: [ChargeCard] }");
+  checkDefinition('defineQueue', def, ['name', 'commands'], "{ name: 'payments', commands: [ChargeCard] }");
   if (typeof def.name !== 'string' || def.name.length === 0)
     throw new InvalidOptionError('defineQueue.name', 'must be a non-empty string', "name the queue, e.g. 'payments'");
   checkContracts('defineQueue.commands', def.commands, 'commands', 'queue', def.name);
@@ -140,16 +147,10 @@ export function defineQueue<const TCommands extends readonly CommandContract<str
 const CONTRACT_KEYS: readonly string[] = ['name', 'schema', 'key', 'version', 'schemaVersion'];
 
 /** A definition that is not an object, or holds a misspelt key, fails naming it instead of being ignored. */
-function refuseUnknownKeys(fn: string, def: unknown, known: readonly string[], example: string): void {
+function checkDefinition(fn: string, def: unknown, known: readonly string[], example: string): void {
   if (!isOptionObject(def))
     throw new InvalidOptionError(fn, `expects a definition object, got ${optionKindText(def)}`, `pass ${example}`);
-  for (const key of Object.keys(def))
-    if (!known.includes(key))
-      throw new InvalidOptionError(
-        `${fn}.${key}`,
-        `is not a ${fn} option`,
-        `remove it; known options: ${known.join(', ')}`,
-      );
+  refuseUnknownKeys(def, known, `a ${fn}`, (key) => `${fn}.${key}`);
 }
 
 /**

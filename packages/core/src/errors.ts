@@ -134,6 +134,51 @@ export function assertMethods(
     throw new InvalidOptionError(option, `must be ${what}: its ${missing} is not a function`, fix);
 }
 
+/**
+ * Refuses a key of `value` that `known` does not list, so a misspelt option fails instead of falling
+ * back to its default. The error names `optionOf(key)` and says it "is not <owner> option" (`owner`
+ * as 'a consumer', 'an SQS transport').
+ */
+export function refuseUnknownKeys(
+  value: object,
+  known: readonly string[],
+  owner: string,
+  optionOf: (key: string) => string = (key) => key,
+): void {
+  for (const key of Object.keys(value))
+    if (!known.includes(key))
+      throw new InvalidOptionError(
+        optionOf(key),
+        `is not ${owner} option`,
+        `remove it; known options: ${known.join(', ')}`,
+      );
+}
+
+/** A wrong value as a message shows it: a string quoted, an object by its kind, another primitive as it prints. */
+export function shownValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if ((typeof value === 'object' && value !== null) || typeof value === 'function') return optionKindText(value);
+  return optionValueText(value);
+}
+
+/**
+ * An abort signal option: absent (undefined) passes; anything else must be an AbortSignal (with
+ * `methods` beyond the listener pair when the caller uses them), so a wrong one fails naming the
+ * option instead of with a TypeError when it is listened to.
+ */
+export function assertAbortSignal(
+  option: string,
+  value: unknown,
+  methods: readonly string[] = [],
+): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const fix = "pass an AbortController's signal, or leave it out";
+  assertMethods(option, value, 'an AbortSignal', ['addEventListener', 'removeEventListener', ...methods], fix);
+  if (typeof (value as { readonly aborted?: unknown }).aborted !== 'boolean')
+    throw new InvalidOptionError(option, 'must be an AbortSignal: its aborted is not a boolean', fix);
+  return value as AbortSignal;
+}
+
 /** Throw from a handler to send a message straight to the dead-letter destination. */
 export class NonRetryableError extends SwitchyardError {
   constructor(message: string, options: Omit<SwitchyardErrorOptions, 'retryable'> = {}) {

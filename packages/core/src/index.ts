@@ -28,6 +28,7 @@ export { Consumer, consumerDefinitionsOf, Handle } from './decorators.js';
 export type { Envelope, OutgoingMessage, RawMessage, SourcePosition, TraceContextCarrier } from './envelope.js';
 export type { ErrorCode, SwitchyardErrorOptions } from './errors.js';
 export {
+  assertAbortSignal,
   assertMethods,
   causeChain,
   ErrorCodes,
@@ -41,7 +42,10 @@ export {
   optionKindText,
   optionValueText,
   RetryableError,
+  readableThrown,
+  refuseUnknownKeys,
   SwitchyardError,
+  shownValue,
 } from './errors.js';
 export type { MessageEventBase, SwitchyardEventName, SwitchyardEvents } from './events.js';
 export { TypedEvents } from './events.js';

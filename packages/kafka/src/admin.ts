@@ -13,6 +13,7 @@ import {
   optionKindText,
   type StartPosition,
   SwitchyardError,
+  shownValue,
   silentLogger,
   systemClock,
 } from '@switchyard/core';
@@ -32,7 +33,6 @@ import {
   type RedriveDeadLettersOptions,
   type RedriveResult,
   redriveDeadLetters,
-  shownValue,
 } from './dead-letter-tools.js';
 import type { DriverAdmin, DriverTopicSpec, KafkaDriver } from './driver/driver.js';
 import { KafkajsDriver } from './driver/kafkajs.js';

@@ -5,7 +5,7 @@
 // goes on where the last one stopped. Inspection reads through a throwaway group and commits nothing.
 
 import {
-  assertMethods,
+  assertAbortSignal,
   type Clock,
   DEAD_LETTER_HEADER_PREFIX,
   DeadLetterHeaders,
@@ -18,6 +18,7 @@ import {
   readDeadLetterHeaders,
   SwitchyardError,
   setHeader,
+  shownValue,
   TokenBucket,
 } from '@switchyard/core';
 import { SpringDeadLetterHeaders } from './dead-letter-message.js';
@@ -110,13 +111,6 @@ export const redriveGroupName = (deadLetterTopic: string): string => `${deadLett
 // small checks KafkaAdmin's other methods share: a wrong argument is an InvalidOptionError naming it,
 // never a TypeError from deep inside the call or a silently ignored key.
 
-/** A wrong value as a message shows it: a string quoted, an object by its kind, another primitive as it prints. */
-export function shownValue(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if ((typeof value === 'object' && value !== null) || typeof value === 'function') return optionKindText(value);
-  return optionValueText(value);
-}
-
 /** A topic or group name: a non-empty string. */
 export function checkName(option: string, value: unknown, what: 'topic' | 'group', example: string): string {
   if (typeof value !== 'string' || value === '')
@@ -178,15 +172,6 @@ function checkTimeout(option: string, value: unknown, fallback: number): number 
 function checkCount(option: string, value: unknown): number | undefined {
   if (value !== undefined) positiveInt(option, value as number);
   return value as number | undefined;
-}
-
-function checkSignal(option: string, value: unknown): AbortSignal | undefined {
-  if (value === undefined) return undefined;
-  const fix = "pass an AbortController's signal, or leave it out";
-  assertMethods(option, value, 'an AbortSignal', ['addEventListener', 'removeEventListener', 'throwIfAborted'], fix);
-  if (typeof (value as { readonly aborted?: unknown }).aborted !== 'boolean')
-    throw new InvalidOptionError(option, 'must be an AbortSignal: its aborted is not a boolean', fix);
-  return value as AbortSignal;
 }
 
 function checkInspectFrom(option: string, value: unknown): InspectFrom {
@@ -272,7 +257,7 @@ export function checkRedrive(options: unknown): RedrivePlan {
         ? redriveGroupName(from)
         : checkName('redriveDeadLetters.group', o.group, 'group', redriveGroupName(from)),
     timeoutMs: checkTimeout('redriveDeadLetters.timeoutMs', o.timeoutMs, 600_000),
-    signal: checkSignal('redriveDeadLetters.signal', o.signal),
+    signal: assertAbortSignal('redriveDeadLetters.signal', o.signal, ['throwIfAborted']),
   };
 }
 

@@ -3,8 +3,8 @@
 // skewed partitioner. It is a pure function of one sample per partition, so it is tested by
 // listing decisions; the subscription and `KafkaAdmin.hotPartitions` feed it.
 
-import { InvalidOptionError } from '@switchyard/core';
-import { checkOptionsObject, shownValue } from './dead-letter-tools.js';
+import { InvalidOptionError, shownValue } from '@switchyard/core';
+import { checkOptionsObject } from './dead-letter-tools.js';
 
 export interface PartitionSample {
   readonly topic: string;

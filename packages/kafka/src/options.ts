@@ -13,6 +13,7 @@ import {
   MAX_TIMER_MS,
   optionKindText,
   optionValueText,
+  refuseUnknownKeys,
   silentLogger,
   systemClock,
 } from '@switchyard/core';
@@ -288,13 +289,9 @@ function section<T extends object>(
  * too). `owner` names the top level (`transport`, `admin`).
  */
 export function refuseUnknown(prefix: string, value: object, known: readonly string[], owner = 'transport'): void {
-  for (const key of Object.keys(value))
-    if (!known.includes(key))
-      throw new InvalidOptionError(
-        prefix === '' ? key : `${prefix}.${key}`,
-        `is not a Kafka ${prefix === '' ? owner : prefix} option`,
-        `remove it; known options: ${known.join(', ')}`,
-      );
+  refuseUnknownKeys(value, known, `a Kafka ${prefix === '' ? owner : prefix}`, (key) =>
+    prefix === '' ? key : `${prefix}.${key}`,
+  );
 }
 
 const TRANSPORT_KEYS = [

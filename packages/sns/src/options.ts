@@ -9,6 +9,7 @@ import {
   isOptionObject,
   type Logger,
   optionValueText,
+  refuseUnknownKeys,
   silentLogger,
   systemClock,
   type Transport,
@@ -76,14 +77,7 @@ const TRANSPORT_KEYS: readonly string[] = [
 
 export function resolveSnsOptions(options: SnsTransportOptions): ResolvedSnsOptions {
   // A misspelt option must not fall back to its default silently (core's consume options refuse them too).
-  if (isOptionObject(options))
-    for (const key of Object.keys(options))
-      if (!TRANSPORT_KEYS.includes(key))
-        throw new InvalidOptionError(
-          key,
-          'is not an SNS transport option',
-          `remove it; known options: ${TRANSPORT_KEYS.join(', ')}`,
-        );
+  if (isOptionObject(options)) refuseUnknownKeys(options, TRANSPORT_KEYS, 'an SNS transport');
   if (!options || typeof (options.client as Partial<SNSClient> | undefined)?.send !== 'function')
     throw new InvalidOptionError(
       'client',

@@ -11,6 +11,7 @@ import {
   type Logger,
   optionKindText,
   optionValueText,
+  refuseUnknownKeys,
   silentLogger,
   systemClock,
 } from '@switchyard/core';
@@ -239,13 +240,7 @@ export function resolveSqsOptions(options: SqsTransportOptions): ResolvedSqsOpti
       'pass new SqsTransport({ client: new SQSClient({...}) })',
     );
   // A misspelt option must not fall back to its default silently (core's consume options refuse them too).
-  for (const key of Object.keys(options))
-    if (!TRANSPORT_KEYS.includes(key))
-      throw new InvalidOptionError(
-        key,
-        'is not an SQS transport option',
-        `remove it; known options: ${TRANSPORT_KEYS.join(', ')}`,
-      );
+  refuseUnknownKeys(options, TRANSPORT_KEYS, 'an SQS transport');
   const client = options.client as Partial<SQSClient> | undefined;
   if (!client || typeof client.send !== 'function')
     throw new InvalidOptionError(

@@ -11,12 +11,14 @@ import type { DeadLetterRecord } from '../dead-letter.js';
 import { deadLetterHeaders, readDeadLetterHeaders, stripDeadLetterHeaders } from '../dead-letter-headers.js';
 import type { OutgoingMessage } from '../envelope.js';
 import {
+  assertAbortSignal,
   assertMethods,
   InvalidOptionError,
   isOptionObject,
   optionKindText,
   optionValueText,
   SwitchyardError,
+  shownValue,
 } from '../errors.js';
 import { TokenBucket } from '../policies/token-bucket.js';
 import type { StartPosition } from '../ports/transport.js';
@@ -36,7 +38,7 @@ import type {
   SendMessageInput,
   SendResult,
 } from './queue.js';
-import { checkFlag, checkQueueOptions, checkSignal, MemoryQueue, refuseUnknownOptions } from './queue.js';
+import { checkFlag, checkQueueOptions, MemoryQueue, refuseUnknownOptions } from './queue.js';
 import type { LogRecord, TopicOptions } from './topic-log.js';
 import { TopicLog } from './topic-log.js';
 import { Wakeup } from './wakeup.js';
@@ -116,13 +118,6 @@ const PUBLISH_KEYS: readonly (keyof PublishToBrokerOptions)[] = ['autoCreate'];
 const INSPECT_KEYS: readonly string[] = ['limit'];
 const REDRIVE_KEYS: readonly (keyof RedriveOptions)[] = ['from', 'to', 'ratePerSecond', 'burst', 'max', 'signal'];
 
-/** A wrong value as a message shows it: a string quoted, another primitive as it prints, an object by kind. */
-function shown(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if ((typeof value === 'object' && value !== null) || typeof value === 'function') return optionKindText(value);
-  return optionValueText(value);
-}
-
 /**
  * A start position (`resetGroup.to`, `resolvePosition`): 'earliest', 'latest', `{ timestamp }` (ms) or
  * `{ offset }` (a decimal string), so a wrong one is refused before anything is read or committed.
@@ -133,7 +128,7 @@ function checkPosition(option: string, position: unknown): asserts position is S
   if (!isOptionObject(position))
     throw new InvalidOptionError(
       option,
-      `must be 'earliest', 'latest', { timestamp } or { offset }, got ${shown(position)}`,
+      `must be 'earliest', 'latest', { timestamp } or { offset }, got ${shownValue(position)}`,
       fix,
     );
   refuseUnknownOptions(position, ['timestamp', 'offset'], {
@@ -152,13 +147,13 @@ function checkPosition(option: string, position: unknown): asserts position is S
   if (timestamp !== undefined && !(typeof timestamp === 'number' && Number.isFinite(timestamp)))
     throw new InvalidOptionError(
       `${option}.timestamp`,
-      `must be a number of ms since the epoch, got ${shown(timestamp)}`,
+      `must be a number of ms since the epoch, got ${shownValue(timestamp)}`,
       'pass e.g. { timestamp: Date.now() - 3_600_000 } (a Date: date.getTime())',
     );
   if (offset !== undefined && !(typeof offset === 'string' && offset.trim() !== '' && Number.isInteger(Number(offset))))
     throw new InvalidOptionError(
       `${option}.offset`,
-      `must be an offset as a decimal string, got ${shown(offset)}`,
+      `must be an offset as a decimal string, got ${shownValue(offset)}`,
       "pass e.g. { offset: '42' }",
     );
 }
@@ -175,7 +170,7 @@ function checkPublishOptions(method: string, options: unknown): asserts options 
   if (autoCreate !== undefined && autoCreate !== 'topic' && autoCreate !== 'queue')
     throw new InvalidOptionError(
       `${method}.autoCreate`,
-      `must be 'topic' or 'queue', got ${shown(autoCreate)}`,
+      `must be 'topic' or 'queue', got ${shownValue(autoCreate)}`,
       "pass 'topic' or 'queue', or leave it out so an unknown destination fails",
     );
 }
@@ -357,7 +352,7 @@ export class MemoryBroker {
     if (options.assignor !== undefined && !ASSIGNORS.includes(options.assignor))
       throw new InvalidOptionError(
         'joinGroup.assignor',
-        `must be 'range' or 'round-robin', got ${shown(options.assignor)}`,
+        `must be 'range' or 'round-robin', got ${shownValue(options.assignor)}`,
         "pass 'range' (Kafka's default) or 'round-robin', or leave it out",
       );
     assertMethods(
@@ -683,7 +678,7 @@ export class MemoryBroker {
     if (!(typeof limit === 'number' && limit >= 0 && (Number.isInteger(limit) || limit === Number.POSITIVE_INFINITY)))
       throw new InvalidOptionError(
         'inspectDeadLetters.limit',
-        `must be a whole number, 0 or more, got ${shown(limit)}`,
+        `must be a whole number, 0 or more, got ${shownValue(limit)}`,
         'pass e.g. 20, or leave it out for 100',
       );
     return this.queue(queueName)
@@ -713,13 +708,13 @@ export class MemoryBroker {
     if (typeof from !== 'string' || from === '')
       throw new InvalidOptionError(
         'redrive.from',
-        `must be the name of the dead-letter queue, got ${shown(from)}`,
+        `must be the name of the dead-letter queue, got ${shownValue(from)}`,
         "pass e.g. from: 'orders-dlq'",
       );
     if (to !== undefined && (typeof to !== 'string' || to === ''))
       throw new InvalidOptionError(
         'redrive.to',
-        `must be the name of a queue, topic or fan-out, got ${shown(to)}`,
+        `must be the name of a queue, topic or fan-out, got ${shownValue(to)}`,
         "pass e.g. to: 'orders', or leave it out for each message's source",
       );
     if (to === from)
@@ -746,7 +741,7 @@ export class MemoryBroker {
         `must be zero or more, got ${optionValueText(max)}`,
         'pass e.g. 100, or leave it out',
       );
-    checkSignal('redrive.signal', signal);
+    assertAbortSignal('redrive.signal', signal);
     const dlq = this.queue(from);
     if (to !== undefined && this.kindOf(to) === undefined) throw unknown('queue', to);
     const bucket = new TokenBucket({ ratePerSecond, burst, clock: this.clock });

@@ -9,11 +9,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import {
-  assertMethods,
+  assertAbortSignal,
   InvalidOptionError,
   isOptionObject,
   optionKindText,
   optionValueText,
+  refuseUnknownKeys,
   SwitchyardError,
 } from '../errors.js';
 import { copyBytes } from './bytes.js';
@@ -185,13 +186,7 @@ export function refuseUnknownOptions(value: unknown, known: readonly string[], n
       `must be an options object, got ${optionKindText(value)}`,
       names.required ? `pass e.g. ${names.example}` : `pass e.g. ${names.example}, or leave it out for the defaults`,
     );
-  for (const key of Object.keys(value))
-    if (!known.includes(key))
-      throw new InvalidOptionError(
-        names.prefix === '' ? key : `${names.prefix}.${key}`,
-        `is not ${names.owner} option`,
-        `remove it; known options: ${known.join(', ')}`,
-      );
+  refuseUnknownKeys(value, known, names.owner, (key) => (names.prefix === '' ? key : `${names.prefix}.${key}`));
 }
 
 /** A switch (`fifo`, `autoCreate`, …): a string 'false' would read as true. Absent (undefined or null) passes. */
@@ -202,18 +197,6 @@ export function checkFlag(option: string, value: unknown): void {
     `must be true or false, got ${typeof value === 'string' ? `'${value}'` : optionValueText(value)}`,
     `set ${option} to a boolean, or leave it out for the default`,
   );
-}
-
-/**
- * An abort signal (`signal` of receive, redrive): absent (undefined) passes; anything else must be an
- * AbortSignal, so a wrong one fails naming the option instead of with a TypeError when it is listened to.
- */
-export function checkSignal(option: string, value: unknown): void {
-  if (value === undefined) return;
-  const fix = "pass an AbortController's signal, or leave it out";
-  assertMethods(option, value, 'an AbortSignal', ['addEventListener', 'removeEventListener'], fix);
-  if (typeof (value as { readonly aborted?: unknown }).aborted !== 'boolean')
-    throw new InvalidOptionError(option, 'must be an AbortSignal: its aborted is not a boolean', fix);
 }
 
 const RECEIVE_OPTION_KEYS: readonly (keyof ReceiveOptions)[] = [
@@ -447,7 +430,7 @@ export class MemoryQueue {
       owner: 'a receive',
       example: '{ maxMessages: 10, waitTimeMs: 20_000 }',
     });
-    checkSignal('receive.signal', options.signal);
+    assertAbortSignal('receive.signal', options.signal);
     const max = options.maxMessages ?? 1;
     if (!(typeof max === 'number' && Number.isInteger(max) && max >= 1 && max <= queueLimits.maxReceiveBatch))
       throw new InvalidOptionError(

@@ -21,12 +21,14 @@ import {
 import { consumerDefinitionsOf } from '../decorators.js';
 import type { OutgoingMessage } from '../envelope.js';
 import {
+  assertAbortSignal,
   assertMethods,
   InvalidOptionError,
   isOptionObject,
   isSwitchyardError,
   optionKindText,
   optionValueText,
+  refuseUnknownKeys,
   SwitchyardError,
 } from '../errors.js';
 import { type SwitchyardEvents, TypedEvents } from '../events.js';
@@ -113,15 +115,9 @@ function checkSendOptions(verb: string, options: unknown, batch: boolean): void 
       `must be an options object, got ${optionKindText(options)}`,
       "pass e.g. { correlationId: 'c-1' }, or leave it out",
     );
-  const known = batch ? BATCH_SEND_KEYS : SEND_KEYS;
+  refuseUnknownKeys(options, batch ? BATCH_SEND_KEYS : SEND_KEYS, `a ${verb}`, (key) => `${verb}.${key}`);
   for (const key in options) {
     const value = options[key];
-    if (!known.includes(key))
-      throw new InvalidOptionError(
-        `${verb}.${key}`,
-        `is not a ${verb} option`,
-        `remove it; known options: ${known.join(', ')}`,
-      );
     if (value === undefined) continue;
     switch (key) {
       case 'headers':
@@ -148,15 +144,7 @@ function checkSendOptions(verb: string, options: unknown, batch: boolean): void 
           );
         break;
       case 'signal':
-        if (
-          typeof (value as AbortSignal).addEventListener !== 'function' ||
-          typeof (value as AbortSignal).aborted !== 'boolean'
-        )
-          throw new InvalidOptionError(
-            `${verb}.signal`,
-            `must be an AbortSignal, got ${optionKindText(value)}`,
-            'pass e.g. AbortSignal.timeout(5_000)',
-          );
+        assertAbortSignal(`${verb}.signal`, value);
         break;
       case 'ids':
         break; // checked against the payloads by the batch

@@ -11,6 +11,7 @@ import {
   isOptionObject,
   optionKindText,
   optionValueText,
+  refuseUnknownKeys,
   SwitchyardError,
 } from '../errors.js';
 import { downstreamText, type HandlerDefinition, isDownstreamName } from '../handlers.js';
@@ -63,7 +64,7 @@ export const consumerDefaults = Object.freeze({
   dlqSuffix: '.dlq',
 });
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+const KNOWN_OPTIONS: readonly string[] = [
   'group',
   'handlers',
   'semantics',
@@ -80,7 +81,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'resolveType',
   'transport',
   'transportOptions',
-]);
+];
 
 export interface ResolvedHandler {
   readonly definition: HandlerDefinition;
@@ -138,13 +139,7 @@ export function resolveConsumeOptions(
     );
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('options', 'must be an object', "pass { group: 'my-service', handlers: [...] }");
-  for (const name of Object.keys(options))
-    if (!KNOWN_OPTIONS.has(name))
-      throw new InvalidOptionError(
-        name,
-        'is not a consumer option',
-        `remove it; known options: ${[...KNOWN_OPTIONS].join(', ')}`,
-      );
+  refuseUnknownKeys(options, KNOWN_OPTIONS, 'a consumer');
 
   if (typeof options.group !== 'string' || options.group.trim() === '')
     throw new InvalidOptionError(

@@ -4,7 +4,13 @@
 // ([A-Za-z0-9_-], up to 256) and consumer groups (any string). So: [A-Za-z0-9_-] and at most 80.
 
 import { randomBytes } from 'node:crypto';
-import { InvalidOptionError, isOptionObject, optionKindText, optionValueText } from '@switchyard/core';
+import {
+  InvalidOptionError,
+  isOptionObject,
+  optionKindText,
+  optionValueText,
+  refuseUnknownKeys,
+} from '@switchyard/core';
 
 /** SQS caps queue names at 80 characters; the strictest of the brokers we name things on. */
 export const MAX_NAME_LENGTH = 80;
@@ -46,13 +52,7 @@ export function uniqueName(prefix: string, options: UniqueNameOptions = {}): str
       `must be an options object, got ${optionKindText(options)}`,
       'pass e.g. { maxLength: 40 }, or leave it out for the defaults',
     );
-  for (const key of Object.keys(options))
-    if (!(OPTION_KEYS as readonly string[]).includes(key))
-      throw new InvalidOptionError(
-        `uniqueName.${key}`,
-        'is not a uniqueName option',
-        `remove it; known options: ${OPTION_KEYS.join(', ')}`,
-      );
+  refuseUnknownKeys(options, OPTION_KEYS, 'a uniqueName', (key) => `uniqueName.${key}`);
   const maxLength = options.maxLength ?? MAX_NAME_LENGTH;
   if (!Number.isInteger(maxLength) || maxLength < SUFFIX_LENGTH + 2 || maxLength > MAX_NAME_LENGTH)
     throw new InvalidOptionError(

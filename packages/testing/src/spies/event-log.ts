@@ -3,7 +3,15 @@
 // already holds resolves at once, so a test may start waiting after the fact; one that runs out of
 // time rejects with a description of what was seen instead of a bare "timeout".
 
-import { InvalidOptionError, isOptionObject, MAX_TIMER_MS, optionKindText, optionValueText } from '@switchyard/core';
+import {
+  assertAbortSignal,
+  InvalidOptionError,
+  isOptionObject,
+  MAX_TIMER_MS,
+  optionKindText,
+  optionValueText,
+  refuseUnknownKeys,
+} from '@switchyard/core';
 
 export interface WaitOptions {
   /** Give up after this long (default: the spy's `defaultTimeoutMs`). */
@@ -64,13 +72,7 @@ export class EventLog<T> {
     select: Selector<T, R>,
     options: { readonly timeoutMs: number; readonly signal?: AbortSignal | undefined; readonly describe: () => string },
   ): Promise<R> {
-    const { signal } = options;
-    if (signal !== undefined && (typeof signal?.addEventListener !== 'function' || typeof signal.aborted !== 'boolean'))
-      throw new InvalidOptionError(
-        'signal',
-        `must be an AbortSignal, got ${optionKindText(signal)}`,
-        'pass e.g. AbortSignal.timeout(5_000) or a controller.signal',
-      );
+    assertAbortSignal('signal', options.signal);
     return new Promise<R>((resolve, reject) => {
       if (this.#closedReason) {
         reject(this.#closedReason);
@@ -133,13 +135,9 @@ export function refuseUnknownOptions(
       `must be an options object, got ${optionKindText(value)}`,
       `pass e.g. ${example}, or leave it out for the defaults`,
     );
-  for (const key of Object.keys(value))
-    if (!known.includes(key))
-      throw new InvalidOptionError(
-        prefix === '' ? key : `${prefix}.${key}`,
-        `is not ${prefix === '' ? `a ${owner}` : `a ${prefix}`} option`,
-        `remove it; known options: ${known.join(', ')}`,
-      );
+  refuseUnknownKeys(value, known, `a ${prefix === '' ? owner : prefix}`, (key) =>
+    prefix === '' ? key : `${prefix}.${key}`,
+  );
 }
 
 export function checkTimeout(timeoutMs: number, option: string): number {
