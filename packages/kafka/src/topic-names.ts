@@ -59,6 +59,20 @@ export function deadLetterTopicName(source: string, suffix: string): string {
   return `${source}${suffix}`;
 }
 
+/** Where a subscription names its dead-letter topic: the consumer, the subscription, or neither. */
+export interface DeadLetterNaming {
+  /** The consumer's `deadLetterDestination`, when it named one: every source's dead letters go there. */
+  readonly named: string | undefined;
+  /** The subscription's `deadLetterTopic` option. */
+  readonly deadLetterTopic: string | undefined;
+  readonly suffix: string;
+}
+
+/** The dead-letter topic of one source topic of a subscription. */
+export function sourceDeadLetterTopic(source: string, naming: DeadLetterNaming): string {
+  return naming.named ?? naming.deadLetterTopic ?? deadLetterTopicName(source, naming.suffix);
+}
+
 /** Retry tier for a redelivery that will be attempt `attempt` (2 = first retry). */
 export function retryTier(attempt: number, tiers: number): number {
   return Math.min(Math.max(1, attempt - 1), tiers);

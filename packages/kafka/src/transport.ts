@@ -35,7 +35,7 @@ import {
   resolveSubscriptionOptions,
 } from './options.js';
 import { KafkaPublisher } from './producer/publisher.js';
-import { checkSubscriptionTopics, deadLetterTopicName, retryTopicName } from './topic-names.js';
+import { checkSubscriptionTopics, deadLetterTopicName, retryTopicName, sourceDeadLetterTopic } from './topic-names.js';
 import { TransactionScope } from './transactions.js';
 
 export class KafkaTransport implements Transport {
@@ -143,15 +143,31 @@ export class KafkaTransport implements Transport {
   async subscribe(spec: SubscriptionSpec, sink: DeliverySink): Promise<TransportSubscription> {
     const sub = resolveSubscriptionOptions(spec.options);
     const o = this.options;
+    const named = spec.deadLetter?.named ? spec.deadLetter.destination : undefined;
+    if (named !== undefined && sub.deadLetterTopic !== undefined && named !== sub.deadLetterTopic)
+      throw new InvalidOptionError(
+        'options.deadLetterTopic',
+        `names dead-letter topic '${sub.deadLetterTopic}', but the consumer's deadLetterDestination names '${named}'`,
+        'name the dead-letter topic once: drop one of the two',
+      );
+    const naming = { named, deadLetterTopic: sub.deadLetterTopic, suffix: o.deadLetter.suffix };
     // A pattern matches topics that exist already; named topics and what derives from them are checked.
     checkSubscriptionTopics(
       sub.topics ? 'options.topics' : 'destination',
       sub.pattern ? [] : (sub.topics ?? [spec.destination]),
       (source) => [
         ...(o.retry.mode === 'retry-topics' ? [['retry', retryTopicName(source, o.retry.topics)] as const] : []),
-        ['dead-letter', sub.deadLetterTopic ?? deadLetterTopicName(source, o.deadLetter.suffix)] as const,
+        ['dead-letter', sourceDeadLetterTopic(source, naming)] as const,
       ],
     );
+    const sources = sub.topics ?? [spec.destination];
+    const looping = sub.pattern ? undefined : sources.find((t) => sources.includes(sourceDeadLetterTopic(t, naming)));
+    if (looping !== undefined)
+      throw new InvalidOptionError(
+        named === undefined ? 'options.deadLetterTopic' : 'deadLetterDestination',
+        `the dead-letter topic of '${looping}' is '${sourceDeadLetterTopic(looping, naming)}', which this subscription consumes`,
+        'name a dead-letter topic the subscription does not read',
+      );
     if (!spec.consumerGroup)
       throw new InvalidOptionError(
         'consumerGroup',
@@ -223,6 +239,11 @@ export class KafkaTransport implements Transport {
       }
     };
     return subscription;
+  }
+
+  /** `<topic><deadLetter.suffix>` (`.dlq` unless configured), the topic a subscription creates. */
+  deadLetterDestinationFor(destination: string): string {
+    return deadLetterTopicName(destination, this.options.deadLetter.suffix);
   }
 
   publish(destination: string, messages: readonly OutgoingMessage[], options: PublishOptions = {}): Promise<void> {

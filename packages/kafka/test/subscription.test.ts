@@ -305,6 +305,81 @@ describe('dead letters', () => {
   });
 });
 
+describe('dead-letter topic names', () => {
+  const created = (h: Awaited<ReturnType<typeof setup>>) =>
+    eventually(() => h.driver.adminClient.created.length > 0 && h.driver.adminClient.created.map((t) => t.topic));
+
+  it('gives each topic of a multi-topic subscription its own dead-letter topic, and creates each', async () => {
+    const h = await setup(
+      { retry: { mode: 'retry-topics', topics: 1 } },
+      { options: { topics: ['orders', 'payments'] }, deadLetter: { destination: 'orders.dlq', named: false } },
+      { orders: [0], payments: [0], 'payments.retry.1': [0] },
+    );
+    await h.consumer.deliver('orders', 0, [record(0)]);
+    await h.consumer.deliver('payments', 0, [record(0)]);
+    await h.consumer.deliver('payments.retry.1', 0, [record(0, { headers: { [KafkaHeaders.retryDueAt]: '0' } })]);
+    expect(h.deliveries.map((d) => d.deadLetterDestination)).toEqual(['orders.dlq', 'payments.dlq', 'payments.dlq']);
+    expect(await created(h)).toEqual(expect.arrayContaining(['orders.dlq', 'payments.dlq']));
+    const d = h.deliveries[2]!;
+    await d.settle({ kind: 'dead-letter', record: deadLetterRecord(d), destination: d.deadLetterDestination! });
+    expect(h.driver.producer0.to('payments.dlq')).toHaveLength(1);
+  });
+
+  it('names the default dead-letter topic with deadLetter.suffix, for core and for the topic it creates', async () => {
+    const h = await setup({ deadLetter: { suffix: '-dlt' } });
+    expect(h.transport.deadLetterDestinationFor('orders')).toBe('orders-dlt');
+    await h.consumer.deliver('orders', 0, [record(0)]);
+    expect(h.deliveries[0]!.deadLetterDestination).toBe('orders-dlt');
+    expect(await created(h)).toEqual(['orders-dlt']);
+  });
+
+  it("sends every source's dead letters to options.deadLetterTopic, created once", async () => {
+    const h = await setup(
+      {},
+      { options: { topics: ['orders', 'payments'], deadLetterTopic: 'all.dead' } },
+      { orders: [0], payments: [0] },
+    );
+    await h.consumer.deliver('payments', 0, [record(0)]);
+    expect(h.deliveries[0]!.deadLetterDestination).toBe('all.dead');
+    expect(await created(h)).toEqual(['all.dead']);
+  });
+
+  it("creates the consumer's own deadLetterDestination, and writes there", async () => {
+    const h = await setup(
+      {},
+      { options: { topics: ['orders', 'payments'] }, deadLetter: { destination: 'billing.dead', named: true } },
+      { orders: [0], payments: [0] },
+    );
+    await h.consumer.deliver('orders', 0, [record(0)]);
+    expect(h.deliveries[0]!.deadLetterDestination).toBe('billing.dead');
+    expect(await created(h)).toEqual(['billing.dead']);
+  });
+
+  it('refuses two different names for the dead-letter topic, and one the subscription reads', async () => {
+    const transport = new KafkaTransport({ driver: new FakeDriver() });
+    open.push(transport);
+    const sink = async () => {};
+    await expect(
+      transport.subscribe(
+        subscriptionSpec({
+          options: { deadLetterTopic: 'a.dead' },
+          deadLetter: { destination: 'b.dead', named: true },
+        }),
+        sink,
+      ),
+    ).rejects.toMatchObject({ code: 'SWITCHYARD_INVALID_OPTION', option: 'options.deadLetterTopic' });
+    await expect(
+      transport.subscribe(
+        subscriptionSpec({
+          options: { topics: ['orders', 'payments'] },
+          deadLetter: { destination: 'payments', named: true },
+        }),
+        sink,
+      ),
+    ).rejects.toMatchObject({ code: 'SWITCHYARD_INVALID_OPTION', option: 'deadLetterDestination' });
+  });
+});
+
 describe('retry topics', () => {
   it('writes a retried message to its tier with due time and attempt, then completes the original offset', async () => {
     const clock = new ManualClock();
@@ -402,7 +477,8 @@ describe('retry topics', () => {
       }),
     ]);
     const d = h.deliveries[0]!;
-    await d.settle({ kind: 'dead-letter', record: deadLetterRecord(d), destination: 'orders.retry.1.dlq' });
+    expect(d.deadLetterDestination).toBe('orders.dlq');
+    await d.settle({ kind: 'dead-letter', record: deadLetterRecord(d), destination: d.deadLetterDestination! });
     const [written] = h.driver.producer0.to('orders.dlq');
     expect((written!.headers[SpringDeadLetterHeaders.originalOffset] as Buffer).readBigInt64BE()).toBe(77n);
     expect(written!.headers[KafkaHeaders.retryDueAt]).toBeUndefined();

@@ -22,7 +22,13 @@ import {
 import { deadLetterQueueName } from './provisioning.js';
 import { SqsPublisher } from './publisher.js';
 import { QueueDepthMonitor } from './queue-depth-monitor.js';
-import { QueueDirectory, queueNameFromArn } from './queue-directory.js';
+import {
+  isQueueMissing,
+  type QueueDescription,
+  QueueDirectory,
+  queueNameFromArn,
+  queueNameOf,
+} from './queue-directory.js';
 import { SqsSubscription } from './subscription.js';
 
 export class SqsTransport implements Transport {
@@ -81,6 +87,7 @@ export class SqsTransport implements Transport {
         `SqsTransport was created with fifo: true (group ordering) but '${queue.name}' is a standard queue`,
         { retryable: false },
       );
+    const deadLetterUrl = spec.deadLetter && (await this.#deadLetterQueue(queue, spec.deadLetter));
     let depth: QueueDepthMonitor | undefined;
     if (this.#options.depthIntervalMs > 0) {
       depth = new QueueDepthMonitor({
@@ -91,6 +98,7 @@ export class SqsTransport implements Transport {
         logger: this.#options.logger,
       });
       depth.watch(queue.url);
+      if (deadLetterUrl) depth.watch(deadLetterUrl);
       if (queue.redrive)
         try {
           depth.watch(await this.#directory.urlFor(queueNameFromArn(queue.redrive.deadLetterTargetArn)));
@@ -115,6 +123,39 @@ export class SqsTransport implements Transport {
     this.#subscriptions.add(subscription);
     subscription.start();
     return subscription;
+  }
+
+  /**
+   * The URL of the queue core dead-letters to. It must exist before the first poison message, so a
+   * missing one fails the subscription now, naming it, instead of holding that message later. A
+   * redrive policy aimed elsewhere splits the dead letters over two queues: worth a warning.
+   */
+  async #deadLetterQueue(
+    queue: QueueDescription,
+    deadLetter: NonNullable<SubscriptionSpec['deadLetter']>,
+  ): Promise<string> {
+    let url: string;
+    try {
+      url = await this.#directory.urlFor(deadLetter.destination);
+    } catch (error) {
+      if (!(error instanceof SwitchyardError && isQueueMissing(error.cause))) throw error;
+      throw new SwitchyardError(
+        'SWITCHYARD_TRANSPORT',
+        `dead-letter queue '${deadLetter.destination}' of '${queue.name}' does not exist: create it ` +
+          `(createQueueWithDeadLetter makes a queue with its dead-letter queue)` +
+          (deadLetter.named ? '' : ', or name an existing one with the consumer option deadLetterDestination'),
+        { cause: error, retryable: false, details: { queue: queue.name, deadLetterQueue: deadLetter.destination } },
+      );
+    }
+    const redriveTarget = queue.redrive && queueNameFromArn(queue.redrive.deadLetterTargetArn);
+    if (redriveTarget !== undefined && redriveTarget !== queueNameOf(url))
+      this.#options.logger.warn(
+        { queue: queue.name, redriveTarget, deadLetterQueue: deadLetter.destination },
+        `the redrive policy of '${queue.name}' moves messages to '${redriveTarget}' after ` +
+          `${queue.redrive?.maxReceiveCount} receives, but Switchyard dead-letters to '${deadLetter.destination}': ` +
+          'dead letters will be split over two queues',
+      );
+    return url;
   }
 
   /** `<queue>-dlq` (`<queue>-dlq.fifo`): what `createQueueWithDeadLetter` provisions. */

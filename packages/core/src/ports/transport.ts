@@ -63,6 +63,13 @@ export interface Delivery {
   /** Aborted when the transport lost the message (partition revoked, lease lapsed): results will not be committed. */
   readonly signal: AbortSignal;
   /**
+   * Where this delivery's dead letter goes when the consumer named no `deadLetterDestination`, for a
+   * transport whose default depends on the message (Kafka: `<source topic>.dlq` for each topic of a
+   * multi-topic subscription, and for a retry-topic record its source topic's). Absent: the
+   * subscription's default (`SubscriptionSpec.deadLetter`).
+   */
+  readonly deadLetterDestination?: string;
+  /**
    * Settle once; resolves when the transport has durably recorded the settlement, rejects (or
    * throws) if it could not. Returns `undefined` when the settlement was recorded before returning
    * (a log's ack is bookkeeping in memory until the next commit): core then goes on without a
@@ -105,6 +112,13 @@ export interface SubscriptionSpec {
   readonly observer: TransportObserver;
   /** Transport-specific options, validated by the transport. */
   readonly options?: Readonly<Record<string, unknown>>;
+  /**
+   * Where dead letters go, so a transport can check at subscribe that the destination exists (or
+   * create it) and watch its depth. `named`: the consumer named it (`deadLetterDestination`), and
+   * every dead letter goes there; otherwise it is the transport's default, which a delivery's own
+   * `deadLetterDestination` overrides. Core always sets it; absent only in a hand-built spec.
+   */
+  readonly deadLetter?: { readonly destination: string; readonly named: boolean };
 }
 
 export interface TransportHealth {

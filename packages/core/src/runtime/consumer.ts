@@ -195,6 +195,7 @@ export class ConsumerRuntime {
         maxInFlight: config.maxInFlight,
         maxInFlightBytes: config.maxInFlightBytes,
         observer: this.#observer,
+        deadLetter: { destination: config.deadLetterDestination, named: config.deadLetterNamed },
         ...(config.transportOptions === undefined ? {} : { options: config.transportOptions }),
       },
       (delivery) => this.#sink(delivery),
@@ -869,7 +870,7 @@ export class ConsumerRuntime {
       reason,
       error,
     });
-    const destination = this.config.deadLetterDestination;
+    const destination = this.#deadLetterDestinationOf(delivery);
     this.#logger.warn(
       { messageId: info.messageId, type: info.type, reason, errorCode: errorCodeOf(error), attempts: info.attempt },
       `dead-lettering to '${destination}'`,
@@ -883,6 +884,13 @@ export class ConsumerRuntime {
     });
     this.#telemetry.deadLettered(reason);
     return { outcome: 'dead-letter', error };
+  }
+
+  /** The consumer's own destination when it named one, else the delivery's (transport default). */
+  #deadLetterDestinationOf(delivery: Delivery): string {
+    if (this.config.deadLetterNamed) return this.config.deadLetterDestination;
+    const own = delivery.deadLetterDestination;
+    return typeof own === 'string' && own !== '' ? own : this.config.deadLetterDestination;
   }
 
   /**

@@ -102,6 +102,8 @@ export interface ResolvedConsumer {
   readonly maxInFlight: number;
   readonly maxInFlightBytes: number;
   readonly deadLetterDestination: string;
+  /** The consumer named `deadLetterDestination` (else it is the transport's default, per delivery). */
+  readonly deadLetterNamed: boolean;
   readonly startFrom: StartPosition;
   readonly resolveType: ((raw: RawMessage) => string | undefined) | undefined;
   readonly transport: Transport;
@@ -345,6 +347,7 @@ export function resolveConsumeOptions(
     maxInFlight,
     maxInFlightBytes,
     deadLetterDestination,
+    deadLetterNamed: options.deadLetterDestination !== undefined,
     startFrom,
     resolveType: options.resolveType,
     transport,

@@ -52,6 +52,8 @@ export interface DeliverOptions {
   /** Queue sources: when the queue first handed the message out. */
   readonly firstReceivedAt?: number;
   readonly orderingKey?: string;
+  /** The delivery's own dead-letter destination (a transport default that depends on the message). */
+  readonly deadLetterDestination?: string;
 }
 
 export class FakeSubscription {
@@ -108,6 +110,7 @@ export class FakeSubscription {
       orderingKey: options.orderingKey ?? raw.key ?? `${offset}`,
       sizeBytes: raw.body?.byteLength ?? 0,
       signal: controller.signal,
+      ...(options.deadLetterDestination === undefined ? {} : { deadLetterDestination: options.deadLetterDestination }),
       async settle(settlement) {
         settlements.push(settlement);
         transport.settleLog.push({ settlement, delivery });

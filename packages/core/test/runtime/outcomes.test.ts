@@ -227,4 +227,41 @@ describe('messages that never reach a handler are dead-lettered with their origi
     const d = await deliver(h.transport, OrderPlaced, { orderId: 'o', total: 1 });
     expect(await d.settled).toMatchObject({ kind: 'dead-letter', destination: 'orders-poison' });
   });
+
+  it('tells the transport where dead letters go, and whether the consumer named it', async () => {
+    const h = harness();
+    h.app.consume(orders, { group: 'a', handlers: [defineHandler(OrderPlaced, () => {})] });
+    h.app.consume(orders, {
+      group: 'b',
+      deadLetterDestination: 'orders-poison',
+      handlers: [defineHandler(OrderPlaced, () => {})],
+    });
+    await h.app.start();
+    expect(h.transport.subscriptions.map((s) => s.spec.deadLetter)).toEqual([
+      { destination: 'orders.dlq', named: false },
+      { destination: 'orders-poison', named: true },
+    ]);
+  });
+
+  it("dead-letters to the delivery's own destination unless the consumer named one", async () => {
+    for (const named of [undefined, 'orders-poison']) {
+      const h = harness();
+      h.app.consume(orders, {
+        group: 'g',
+        ...(named === undefined ? {} : { deadLetterDestination: named }),
+        handlers: [defineHandler(OrderPlaced, () => deadLetter('no'))],
+      });
+      await h.app.start();
+      const dead = nextEvent(h.app, 'consumer:message:dead-lettered');
+      const d = await deliver(
+        h.transport,
+        OrderPlaced,
+        { orderId: 'o', total: 1 },
+        { deadLetterDestination: 'orders-eu.dlq' },
+      );
+      const expected = named ?? 'orders-eu.dlq';
+      expect(await d.settled).toMatchObject({ kind: 'dead-letter', destination: expected });
+      expect(await dead).toMatchObject({ deadLetterDestination: expected });
+    }
+  });
 });

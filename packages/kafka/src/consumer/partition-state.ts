@@ -34,6 +34,8 @@ export class PartitionState {
   readonly tier: number;
   /** The source topic (itself for tier 0). */
   readonly sourceTopic: string;
+  /** Where the source topic's dead letters go (a retry tier's go with its source's). */
+  readonly deadLetterTopic: string;
   readonly controller = new AbortController();
   revoked = false;
   /** Handed over and not settled, in hand-over order (the first entry is the oldest). */
@@ -56,12 +58,13 @@ export class PartitionState {
   settledSinceSample = 0;
   readonly parked = new Map<string, ParkedKey>();
 
-  constructor(topic: string, partition: number, tier: number, sourceTopic: string) {
+  constructor(topic: string, partition: number, tier: number, sourceTopic: string, deadLetterTopic: string) {
     this.topic = topic;
     this.partition = partition;
     this.id = partitionId(topic, partition);
     this.tier = tier;
     this.sourceTopic = sourceTopic;
+    this.deadLetterTopic = deadLetterTopic;
     // Every in-flight delivery of the partition listens on this one signal.
     setMaxListeners(0, this.controller.signal);
   }

@@ -52,7 +52,13 @@ import { detectHotPartitions, type PartitionSample } from '../hot-partitions.js'
 import type { KafkaSubscriptionOptions, ResolvedKafkaOptions } from '../options.js';
 import { isTooLarge, type KafkaPublisher, recordsBytes } from '../producer/publisher.js';
 import { decodeHeaders, KafkaHeaders, rawHeaders, recordBytes, recordKey, toRawMessage } from '../records.js';
-import { deadLetterTopicName, parseRetryTopic, retryTier, retryTopicName } from '../topic-names.js';
+import {
+  type DeadLetterNaming,
+  parseRetryTopic,
+  retryTier,
+  retryTopicName,
+  sourceDeadLetterTopic,
+} from '../topic-names.js';
 import type { TransactionScope } from '../transactions.js';
 import { nextOffset, PartitionState, partitionId, type UnsettledDelivery } from './partition-state.js';
 
@@ -116,6 +122,11 @@ class KafkaDelivery implements Delivery, UnsettledDelivery {
     return this.#settle(this, settlement);
   }
 
+  /** The source topic's dead-letter topic: core writes there unless the consumer named its own. */
+  get deadLetterDestination(): string {
+    return this.state.deadLetterTopic;
+  }
+
   /** How the delivery ended (exactly-once batches wait on it); made only when someone asks. */
   outcome(): Promise<Outcome> {
     if (this.#outcome !== undefined) return Promise.resolve(this.#outcome);
@@ -145,6 +156,7 @@ export class KafkaSubscription implements TransportSubscription {
   readonly #spec: SubscriptionSpec;
   readonly #sink: DeliverySink;
   readonly #sub: KafkaSubscriptionOptions;
+  readonly #deadLetterNaming: DeadLetterNaming;
   readonly #group: string;
   readonly #semantics: DeliverySemantics;
   readonly #ordering: 'key' | 'partition';
@@ -195,6 +207,11 @@ export class KafkaSubscription implements TransportSubscription {
     this.#spec = spec;
     this.#sink = sink;
     this.#sub = sub;
+    this.#deadLetterNaming = {
+      named: spec.deadLetter?.named ? spec.deadLetter.destination : undefined,
+      deadLetterTopic: sub.deadLetterTopic,
+      suffix: ctx.options.deadLetter.suffix,
+    };
     this.#group = spec.consumerGroup;
     this.#semantics = spec.semantics;
     const c = ctx.options.consumer;
@@ -286,7 +303,13 @@ export class KafkaSubscription implements TransportSubscription {
     const pattern = this.#sub.pattern;
     const suffix = this.#ctx.options.deadLetter.suffix;
     const matched = (await this.#ctx.admin.listTopics()).filter(
-      (t) => pattern.test(t) && !parseRetryTopic(t) && !t.endsWith(suffix) && !t.startsWith('__'),
+      (t) =>
+        pattern.test(t) &&
+        !parseRetryTopic(t) &&
+        !t.endsWith(suffix) &&
+        !t.startsWith('__') &&
+        t !== this.#deadLetterNaming.named &&
+        t !== this.#deadLetterNaming.deadLetterTopic,
     );
     if (matched.length === 0)
       throw new SwitchyardError('SWITCHYARD_TRANSPORT', `no topic matches ${String(pattern)}`, {
@@ -314,19 +337,18 @@ export class KafkaSubscription implements TransportSubscription {
   ): Promise<void> {
     const o = this.#ctx.options;
     if (retryTopics.length === 0 && !wantDeadLetters) return;
-    const specs = [];
+    // A dead-letter topic several sources share gets the partitions of the largest.
+    const specs = new Map<string, number>();
     for (const source of this.#sourceTopics) {
       const partitions = counts.get(source) ?? 1;
       if (retryTopics.length > 0 && o.retry.createTopics)
-        for (let tier = 1; tier <= o.retry.topics; tier++)
-          specs.push({ topic: retryTopicName(source, tier), partitions });
-      if (wantDeadLetters)
-        specs.push({
-          topic: this.#sub.deadLetterTopic ?? deadLetterTopicName(source, o.deadLetter.suffix),
-          partitions,
-        });
+        for (let tier = 1; tier <= o.retry.topics; tier++) specs.set(retryTopicName(source, tier), partitions);
+      if (wantDeadLetters) {
+        const topic = sourceDeadLetterTopic(source, this.#deadLetterNaming);
+        specs.set(topic, Math.max(partitions, specs.get(topic) ?? 0));
+      }
     }
-    await this.#ctx.admin.createTopics(specs);
+    await this.#ctx.admin.createTopics([...specs].map(([topic, partitions]) => ({ topic, partitions })));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -399,7 +421,14 @@ export class KafkaSubscription implements TransportSubscription {
           retry !== undefined &&
           this.#ctx.options.retry.mode === 'retry-topics' &&
           this.#sourceTopics.includes(retry.source);
-        const state = new PartitionState(topic, partition, isRetry ? retry.tier : 0, isRetry ? retry.source : topic);
+        const source = isRetry ? retry.source : topic;
+        const state = new PartitionState(
+          topic,
+          partition,
+          isRetry ? retry.tier : 0,
+          source,
+          sourceDeadLetterTopic(source, this.#deadLetterNaming),
+        );
         this.#partitions.set(state.id, state);
         assigned.push({ topic, partition });
         if (this.#stopping) state.pauseReasons.add('stopping');
@@ -916,20 +945,10 @@ export class KafkaSubscription implements TransportSubscription {
     this.#resumeIfRoom();
   }
 
-  #deadLetterTopic(delivery: KafkaDelivery, requested: string): string {
-    const o = this.#ctx.options;
-    const state = delivery.state;
-    const fallback = this.#sub.deadLetterTopic ?? deadLetterTopicName(state.sourceTopic, o.deadLetter.suffix);
-    if (!requested) return fallback;
-    // Core names `<source topic><suffix>` from where the record sits; for a retry-topic record
-    // that is the retry topic, but its dead letters belong with the source topic's.
-    if (state.tier > 0 && requested === deadLetterTopicName(state.topic, o.deadLetter.suffix)) return fallback;
-    return requested;
-  }
-
   async #deadLetter(delivery: KafkaDelivery, record: DeadLetterRecord, requested: string): Promise<void> {
     const o = this.#ctx.options;
-    const destination = this.#deadLetterTopic(delivery, requested);
+    // Core asks for the delivery's own `deadLetterDestination` unless the consumer named one.
+    const destination = requested || delivery.state.deadLetterTopic;
     // A dead letter in the first moments after start waits for its topic to be created.
     await this.#deadLetterTopicsReady;
     const write = (omit: 'nothing' | 'body' | 'all') =>
@@ -1313,11 +1332,8 @@ export class KafkaSubscription implements TransportSubscription {
   /** Dead letters waiting in this subscription's dead-letter topics (after the redrive group). */
   async #sampleDeadLetterDepth(): Promise<void> {
     this.#samplingDepth = true;
-    const o = this.#ctx.options;
     try {
-      const topics = new Set(
-        this.#sourceTopics.map((t) => this.#sub.deadLetterTopic ?? deadLetterTopicName(t, o.deadLetter.suffix)),
-      );
+      const topics = new Set(this.#sourceTopics.map((t) => sourceDeadLetterTopic(t, this.#deadLetterNaming)));
       for (const topic of topics) {
         const depth = await deadLetterDepth(this.#ctx.admin, topic).catch((error: unknown) => {
           // Not created yet (createTopics off), or the admin call failed: try again next interval.

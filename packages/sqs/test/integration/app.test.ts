@@ -15,7 +15,7 @@ import { TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createQueueWithDeadLetter, DECODE_ERROR_HEADER, inspectDeadLetters, SqsTransport } from '../../src/index.js';
-import { callsOf, endpointOf, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
+import { callsOf, createQueue, endpointOf, recordingClient, SQS_SERVERS } from '../support/sqs-servers.js';
 
 const ChargeCard = defineCommand({
   name: 'ChargeCard',
@@ -165,5 +165,63 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
       .send(queue, ChargeCard, { orderId: 'x'.repeat(300_000), amount: 1 })
       .catch((e: unknown) => e);
     expect(errorCodeOf(tooLarge)).toBe('SWITCHYARD_MESSAGE_TOO_LARGE');
+  });
+
+  it('refuses to start a consumer whose dead-letter queue does not exist, naming it, and receives nothing', async () => {
+    const { client, calls } = recordingClient(endpointOf(service));
+    const { name } = await createQueue(client, resources, 'no-dlq');
+    const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0 });
+    const queue = defineQueue({ name, commands: [ChargeCard] });
+    const app = createApp({ transport });
+    resources.track(() => app.stop({ deadlineMs: 5_000 }));
+    app.consume(queue, { group: 'billing', handlers: [defineHandler(ChargeCard, () => {})] });
+    const failure = await app.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toMatchObject({ code: 'SWITCHYARD_TRANSPORT', retryable: false });
+    expect(String((failure as Error).message)).toContain(`dead-letter queue '${name}-dlq' of '${name}' does not exist`);
+    expect(callsOf(calls, 'ReceiveMessage')).toEqual([]);
+  });
+
+  it('watches the depth of the dead-letter queue it writes to, and warns when the redrive policy names another', async () => {
+    const { client } = recordingClient(endpointOf(service));
+    const name = resources.name('split');
+    await provision(client, name, 5);
+    const other = await createQueue(client, resources, 'other-dlq');
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (_: object, msg?: string) => void warnings.push(msg ?? ''),
+    };
+    const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 100, logger });
+    const depths = new Set<string>();
+    const subscription = await transport.subscribe(
+      {
+        destination: name,
+        consumerGroup: 'billing',
+        semantics: 'at-least-once',
+        startFrom: 'latest',
+        maxInFlight: 1,
+        maxInFlightBytes: 1_000_000,
+        observer: { lag() {}, depth: (_value, attributes) => void depths.add(attributes.destination) },
+        options: { waitTimeSeconds: 1 },
+        deadLetter: { destination: other.name, named: true },
+      },
+      async () => {},
+    );
+    resources.track(async () => {
+      await subscription.stopFetching();
+      await subscription.close();
+      await transport.close();
+    });
+    await waitUntil('depth of both dead-letter queues reported', () => depths.has(other.name), 10_000);
+    expect(depths).toContain(name);
+    expect(depths).toContain(`${name}-dlq`);
+    expect(warnings).toEqual([
+      `the redrive policy of '${name}' moves messages to '${name}-dlq' after 5 receives, but Switchyard dead-letters to '${other.name}': dead letters will be split over two queues`,
+    ]);
   });
 });

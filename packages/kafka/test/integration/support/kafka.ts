@@ -4,10 +4,32 @@
 
 import { type KafkaEndpoint, requireService, TestResources, waitUntil } from '@switchyard/testing';
 import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { KafkaAdmin, KafkaTransport, type KafkaTransportOptions } from '../../../src/index.js';
 
 export async function kafkaEndpoint(): Promise<KafkaEndpoint> {
   return requireService('kafka');
+}
+
+/**
+ * The file's kit: made before its tests, its topics, groups and clients cleaned up after each test,
+ * its admin closed after the last. Call at the top level of a test file.
+ */
+export function useKafkaTestKit(): () => KafkaTestKit {
+  let kit: KafkaTestKit | undefined;
+  beforeAll(async () => {
+    kit = await KafkaTestKit.create();
+  });
+  afterEach(async () => {
+    await kit?.cleanup();
+  });
+  afterAll(async () => {
+    await kit?.close();
+  });
+  return () => {
+    if (!kit) throw new Error('the Kafka test kit is made in beforeAll: use it inside a test or hook');
+    return kit;
+  };
 }
 
 export class KafkaTestKit {
@@ -30,13 +52,13 @@ export class KafkaTestKit {
     return new KafkaTestKit(await kafkaEndpoint());
   }
 
-  /** A new topic with `partitions` partitions; deleted (with its retry and DLQ topics) after the test. */
+  /** A new topic with `partitions` partitions; deleted (with its retry and DLQ topics, `<name>.…` and `<name>-…`) after the test. */
   async topic(prefix: string, partitions = 1, config?: Record<string, string>): Promise<string> {
     const name = this.resources.name(prefix);
     await this.admin.createTopics([{ topic: name, partitions, ...(config ? { config } : {}) }]);
     this.resources.track(async () => {
       const related = (await this.admin.listTopics().catch(() => [] as string[])).filter(
-        (t) => t === name || t.startsWith(`${name}.`),
+        (t) => t === name || t.startsWith(`${name}.`) || t.startsWith(`${name}-`),
       );
       if (related.length > 0) await this.admin.deleteTopics(related).catch(() => {});
     }, `delete ${name}`);
