@@ -4,28 +4,19 @@
 // is accounted for: processed + dead-lettered = produced.
 
 import { createApp, defineHandler, readDeadLetterHeaders } from '@switchyard/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KafkaHeaders } from '../../src/index.js';
 import { Tick, ticks } from './support/contracts.js';
-import { KafkaTestKit, until } from './support/kafka.js';
+import { until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 const good = (id: string) => JSON.stringify({ id, key: 'k', seq: 0 });
 
 describe('bad records', () => {
   it('dead-letters each bad record with its reason and keeps the partition flowing', async () => {
     // The source topic accepts 3 MB records; its dead-letter topic keeps the 1 MB default.
-    const topicName = await kit.topic('bad', 1, { 'max.message.bytes': String(3 * 1024 * 1024) });
+    const topicName = await kit().topic('bad', 1, { 'max.message.bytes': String(3 * 1024 * 1024) });
     const huge = Buffer.alloc(1_500_000, 'x');
     const tick = { 'sy-type': 'Tick', 'content-type': 'application/json' };
     const records: Array<{
@@ -57,7 +48,7 @@ describe('bad records', () => {
       { name: 'huge-value', key: 'k', value: huge, headers: tick, expect: 'decode' },
       { name: 'good-2', key: 'k', value: good('good-2'), headers: tick, expect: 'ok' },
     ];
-    const producer = kit.kafka.producer();
+    const producer = kit().kafka.producer();
     await producer.connect();
     for (const r of records)
       await producer.send({
@@ -66,8 +57,8 @@ describe('bad records', () => {
       });
     await producer.disconnect();
 
-    const group = kit.group();
-    const transport = kit.transport();
+    const group = kit().group();
+    const transport = kit().transport();
     const omitted: number[] = [];
     transport.events.on('kafka:dead-letter:body-omitted', (e) => omitted.push(e.bytes));
     const processed: string[] = [];
@@ -82,12 +73,12 @@ describe('bad records', () => {
     });
     await app.start();
     const expectedDead = records.filter((r) => r.expect !== 'ok');
-    const dlq = await kit.readTopic(`${topicName}.dlq`, (rs) => rs.length >= expectedDead.length, {
+    const dlq = await kit().readTopic(`${topicName}.dlq`, (rs) => rs.length >= expectedDead.length, {
       timeoutMs: 30_000,
     });
     await until(() => processed.length === records.length - expectedDead.length, 'good records processed');
     await until(
-      async () => (await kit.admin.groupOffsets(group, topicName))[0]?.committed === String(records.length),
+      async () => (await kit().admin.groupOffsets(group, topicName))[0]?.committed === String(records.length),
       'partition committed to its end',
     );
     await app.stop();

@@ -7,21 +7,12 @@
 
 import { createApp } from '@switchyard/core';
 import { seededRandom } from '@switchyard/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConsumerChild } from './support/child.js';
 import { failureOf, Tick, tickPayloads, ticks } from './support/contracts.js';
-import { KafkaTestKit, until } from './support/kafka.js';
+import { until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 /** A small LCG: the same seed gives the same sequence of actions. */
 
@@ -34,11 +25,11 @@ describe('membership churn', () => {
     async ({ parkSameKey }) => {
       const seed = Number(process.env.SY_CHURN_SEED ?? Date.now() % 1_000_000);
       const random = seededRandom(seed);
-      const topicName = await kit.topic('churn', 4);
+      const topicName = await kit().topic('churn', 4);
       const topic = ticks(topicName);
-      const group = kit.group('churn');
+      const group = kit().group('churn');
       const env = {
-        SY_BROKERS: kit.brokers.join(','),
+        SY_BROKERS: kit().brokers.join(','),
         SY_TOPIC: topicName,
         SY_GROUP: group,
         SY_HANDLER_MS: '3',
@@ -49,7 +40,7 @@ describe('membership churn', () => {
       const members: ConsumerChild[] = [];
       const join = () => {
         const child = new ConsumerChild(env);
-        kit.resources.track(() => child.stop(), 'stop member');
+        kit().resources.track(() => child.stop(), 'stop member');
         members.push(child);
         return child;
       };
@@ -60,10 +51,10 @@ describe('membership churn', () => {
       for (let i = 0; i < 3; i++) join();
       // The dead-letter topic exists once a member has subscribed.
       await until(() => members.some((m) => m.count('started') > 0), 'a member started', 60_000);
-      const deadLetters = await kit.reader(`${topicName}.dlq`);
-      const publisher = createApp({ transport: kit.transport({ clientId: 'churn-publisher' }) });
+      const deadLetters = await kit().reader(`${topicName}.dlq`);
+      const publisher = createApp({ transport: kit().transport({ clientId: 'churn-publisher' }) });
       await publisher.start();
-      kit.resources.track(() => publisher.stop(), 'stop publisher');
+      kit().resources.track(() => publisher.stop(), 'stop publisher');
 
       const payloads = tickPayloads(TICKS, 40);
       const chunk = TICKS / ACTIONS;

@@ -4,20 +4,11 @@
 // partition.
 
 import { type App, createApp, defineHandler } from '@switchyard/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { orderViolations, Tick, tickPayloads, ticks } from './support/contracts.js';
-import { KafkaTestKit, until } from './support/kafka.js';
+import { until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 interface Started {
   readonly member: string;
@@ -28,13 +19,13 @@ interface Started {
 
 describe('consumer group', () => {
   it('loses nothing and keeps per-key order while three members join and leave', async () => {
-    const topicName = await kit.topic('group', 6);
+    const topicName = await kit().topic('group', 6);
     const topic = ticks(topicName);
-    const group = kit.group();
+    const group = kit().group();
     const started: Started[] = [];
     const finished = new Set<string>();
     const member = async (name: string): Promise<App> => {
-      const app = createApp({ transport: kit.transport({ clientId: name }) });
+      const app = createApp({ transport: kit().transport({ clientId: name }) });
       app.consume(topic, {
         group,
         maxInFlight: 8,
@@ -49,7 +40,7 @@ describe('consumer group', () => {
       await app.start();
       return app;
     };
-    const publisher = createApp({ transport: kit.transport({ clientId: 'publisher' }) });
+    const publisher = createApp({ transport: kit().transport({ clientId: 'publisher' }) });
     await publisher.start();
     const payloads = tickPayloads(240, 24);
     const publish = async (from: number, to: number) => {
@@ -75,19 +66,19 @@ describe('consumer group', () => {
     expect(orderViolations(started)).toEqual([]);
     expect(new Set(started.map((s) => s.member))).toEqual(new Set(['a', 'b', 'c']));
     await Promise.all([b.stop(), c.stop(), publisher.stop()]);
-    expect((await kit.admin.lag(group, topicName)).every((p) => p.lag === 0)).toBe(true);
+    expect((await kit().admin.lag(group, topicName)).every((p) => p.lag === 0)).toBe(true);
   });
 
   it('runs keys in parallel and each key strictly in order with 16 in flight on one partition', async () => {
-    const topicName = await kit.topic('keyed', 1);
+    const topicName = await kit().topic('keyed', 1);
     const topic = ticks(topicName);
-    const group = kit.group();
+    const group = kit().group();
     const running = new Map<string, number>();
     let concurrent = 0;
     let maxConcurrent = 0;
     const overlaps: string[] = [];
     const order: Array<{ key: string; seq: number }> = [];
-    const app = createApp({ transport: kit.transport() });
+    const app = createApp({ transport: kit().transport() });
     app.consume(topic, {
       group,
       maxInFlight: 16,
@@ -106,7 +97,7 @@ describe('consumer group', () => {
       ],
     });
     const payloads = tickPayloads(200, 40);
-    const publisher = createApp({ transport: kit.transport({ clientId: 'publisher' }) });
+    const publisher = createApp({ transport: kit().transport({ clientId: 'publisher' }) });
     await publisher.start();
     for (const p of payloads) await publisher.publish(topic, Tick, p);
     await app.start();

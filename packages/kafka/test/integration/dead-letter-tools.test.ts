@@ -4,30 +4,21 @@
 
 import { createApp, defineHandler, NonRetryableError } from '@switchyard/core';
 import { ManualClock } from '@switchyard/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KafkaAdmin, KafkaHeaders } from '../../src/index.js';
 import { Tick, tickPayloads, ticks } from './support/contracts.js';
-import { header, KafkaTestKit, until } from './support/kafka.js';
+import { header, until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 const total = async (topic: string) =>
-  (await kit.admin.topicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  (await kit().admin.topicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
 
 describe('dead-letter tools', () => {
   it('measures, inspects and redrives dead letters to their original topic, in parts, until a fixed handler has them all', async () => {
-    const topicName = await kit.topic('dlq-tools', 2);
+    const topicName = await kit().topic('dlq-tools', 2);
     const dlq = `${topicName}.dlq`;
-    const group = kit.group();
+    const group = kit().group();
     const payloads = tickPayloads(30, 6, 'd');
     // Poison goes straight to the DLQ from the source topic; flaky exhausts its retry tier first,
     // so its dead letter comes from `<topic>.retry.1` and must still go back to the source.
@@ -35,7 +26,7 @@ describe('dead-letter tools', () => {
     const flaky = new Set(payloads.filter((_, i) => i % 7 === 3 && i % 5 !== 0).map((p) => p.id));
     let broken = true;
     const handled = new Map<string, number>();
-    const app = createApp({ transport: kit.transport({ retry: { mode: 'retry-topics', topics: 1 } }) });
+    const app = createApp({ transport: kit().transport({ retry: { mode: 'retry-topics', topics: 1 } }) });
     app.consume(ticks(topicName), {
       group,
       retry: { maxAttempts: 2, initialDelayMs: 50, maxDelayMs: 50, jitter: 'none' },
@@ -51,15 +42,15 @@ describe('dead-letter tools', () => {
     await app.start();
     for (const p of payloads) await app.publish(ticks(topicName), Tick, p);
     const dead = poison.size + flaky.size;
-    await until(async () => (await kit.admin.deadLetterDepth(dlq)).total === dead, `${dead} dead letters`);
+    await until(async () => (await kit().admin.deadLetterDepth(dlq)).total === dead, `${dead} dead letters`);
     await until(() => handled.size === payloads.length - dead, 'the healthy ticks handled');
 
-    const depth = await kit.admin.deadLetterDepth(dlq);
+    const depth = await kit().admin.deadLetterDepth(dlq);
     expect(depth.group).toBe(`${dlq}.redrive`);
     expect(depth.partitions.map((p) => p.partition)).toEqual([0, 1]);
 
     // Inspection: every dead letter with its record, in partition/offset order, nothing committed.
-    const letters = await kit.admin.inspectDeadLetters(dlq, { limit: 100 });
+    const letters = await kit().admin.inspectDeadLetters(dlq, { limit: 100 });
     expect(letters).toHaveLength(dead);
     const byId = new Map(letters.map((l) => [JSON.parse(l.body!.toString()).id as string, l]));
     expect([...byId.keys()].sort()).toEqual([...poison, ...flaky].sort());
@@ -73,25 +64,25 @@ describe('dead-letter tools', () => {
     }
     const order = letters.map((l) => [l.partition, Number(l.offset)] as const);
     expect(order).toEqual([...order].sort((a, b) => a[0] - b[0] || a[1] - b[1]));
-    expect(await kit.admin.inspectDeadLetters(dlq, { limit: 3 })).toHaveLength(3);
-    expect((await kit.admin.deadLetterDepth(dlq)).total).toBe(dead);
-    const groups = (await kit.kafka.admin().listGroups()).groups.map((g) => g.groupId);
+    expect(await kit().admin.inspectDeadLetters(dlq, { limit: 3 })).toHaveLength(3);
+    expect((await kit().admin.deadLetterDepth(dlq)).total).toBe(dead);
+    const groups = (await kit().kafka.admin().listGroups()).groups.map((g) => g.groupId);
     expect(groups.filter((g) => g.startsWith(`${dlq}.inspect.`))).toEqual([]);
 
     // Redrive in two parts: a bounded first run, then the rest; the handler is fixed meanwhile.
     broken = false;
-    const ends = await kit.admin.topicOffsets(topicName);
+    const ends = await kit().admin.topicOffsets(topicName);
     const sourceBefore = await total(topicName);
-    const first = await kit.admin.redriveDeadLetters({ from: dlq, ratePerSecond: 1_000, max: 4 });
+    const first = await kit().admin.redriveDeadLetters({ from: dlq, ratePerSecond: 1_000, max: 4 });
     expect(first).toMatchObject({ moved: 4, movedTo: { [topicName]: 4 }, skipped: [], complete: false });
-    expect((await kit.admin.deadLetterDepth(dlq)).total).toBe(dead - 4);
-    const rest = await kit.admin.redriveDeadLetters({ from: dlq, ratePerSecond: 1_000 });
+    expect((await kit().admin.deadLetterDepth(dlq)).total).toBe(dead - 4);
+    const rest = await kit().admin.redriveDeadLetters({ from: dlq, ratePerSecond: 1_000 });
     expect(rest).toMatchObject({ moved: dead - 4, skipped: [], complete: true });
-    expect((await kit.admin.deadLetterDepth(dlq)).total).toBe(0);
+    expect((await kit().admin.deadLetterDepth(dlq)).total).toBe(0);
     expect(await total(topicName)).toBe(sourceBefore + dead);
     // Nothing is left to inspect from where redrive stopped; the whole history still is.
-    expect(await kit.admin.inspectDeadLetters(dlq)).toEqual([]);
-    expect(await kit.admin.inspectDeadLetters(dlq, { from: 'earliest', limit: 100 })).toHaveLength(dead);
+    expect(await kit().admin.inspectDeadLetters(dlq)).toEqual([]);
+    expect(await kit().admin.inspectDeadLetters(dlq, { from: 'earliest', limit: 100 })).toHaveLength(dead);
 
     await until(() => handled.size === payloads.length, 'every tick handled once redriven');
     expect([...handled.values()].every((n) => n === 1)).toBe(true);
@@ -99,7 +90,7 @@ describe('dead-letter tools', () => {
 
     // The redriven records start over: original key, value and type, no dead-letter or retry headers.
     const highs = new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
-    const all = await kit.readTopic(topicName, (rs) => rs.length === sourceBefore + dead);
+    const all = await kit().readTopic(topicName, (rs) => rs.length === sourceBefore + dead);
     const redriven = all.filter((r) => BigInt(r.offset) >= highs.get(r.partition)!);
     expect(redriven.map((r) => JSON.parse(r.value!.toString()).id).sort()).toEqual([...poison, ...flaky].sort());
     for (const r of redriven) {
@@ -111,9 +102,9 @@ describe('dead-letter tools', () => {
   });
 
   it('sends no more than the rate allows: each wait for a token comes after exactly the records allowed so far', async () => {
-    const topicName = await kit.topic('dlq-rate', 1);
-    const dlq = await kit.topic('dlq-rate-dead', 1);
-    const producer = kit.kafka.producer();
+    const topicName = await kit().topic('dlq-rate', 1);
+    const dlq = await kit().topic('dlq-rate-dead', 1);
+    const producer = kit().kafka.producer();
     await producer.connect();
     await producer.send({
       topic: dlq,
@@ -126,8 +117,8 @@ describe('dead-letter tools', () => {
     await producer.disconnect();
 
     const clock = new ManualClock(Date.now());
-    const admin = new KafkaAdmin({ kafka: kit.kafka, clock });
-    kit.resources.track(() => admin.close());
+    const admin = new KafkaAdmin({ kafka: kit().kafka, clock });
+    kit().resources.track(() => admin.close());
     // 2 per second: a burst of 1, then one token per 500 ms of the manual clock.
     const running = admin.redriveDeadLetters({ from: dlq, ratePerSecond: 2 });
     await until(async () => clock.pending > 0 && (await total(topicName)) === 1, 'the burst sent, then a wait');
@@ -140,9 +131,9 @@ describe('dead-letter tools', () => {
   });
 
   it('reads a dead-letter topic written in transactions to its end, past the commit markers', async () => {
-    const topicName = await kit.topic('dlq-tx', 1);
-    const dlq = await kit.topic('dlq-tx-dead', 2);
-    const producer = kit.kafka.producer({ transactionalId: `${dlq}-tx`, idempotent: true, maxInFlightRequests: 1 });
+    const topicName = await kit().topic('dlq-tx', 1);
+    const dlq = await kit().topic('dlq-tx-dead', 2);
+    const producer = kit().kafka.producer({ transactionalId: `${dlq}-tx`, idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     for (const batch of [0, 1]) {
       const tx = await producer.transaction();
@@ -162,18 +153,18 @@ describe('dead-letter tools', () => {
     await aborted.abort();
     await producer.disconnect();
 
-    const letters = await kit.admin.inspectDeadLetters(dlq, { from: 'earliest', limit: 100 });
+    const letters = await kit().admin.inspectDeadLetters(dlq, { from: 'earliest', limit: 100 });
     expect(letters.map((l) => JSON.parse(l.body!.toString()).n).sort()).toEqual([0, 1, 2, 3, 4, 5]);
-    const result = await kit.admin.redriveDeadLetters({ from: dlq, ratePerSecond: 1_000 });
+    const result = await kit().admin.redriveDeadLetters({ from: dlq, ratePerSecond: 1_000 });
     expect(result).toMatchObject({ moved: 6, complete: true, skipped: [] });
     expect(await total(topicName)).toBe(6);
     // Committed past the trailing markers, so nothing counts as waiting.
-    expect((await kit.admin.deadLetterDepth(dlq)).total).toBe(0);
+    expect((await kit().admin.deadLetterDepth(dlq)).total).toBe(0);
   });
 
   it('skips what it cannot send, saying why, and refuses bad options', async () => {
-    const dlq = await kit.topic('dlq-skip', 1);
-    const producer = kit.kafka.producer();
+    const dlq = await kit().topic('dlq-skip', 1);
+    const producer = kit().kafka.producer();
     await producer.connect();
     await producer.send({
       topic: dlq,
@@ -183,7 +174,7 @@ describe('dead-letter tools', () => {
       ],
     });
     await producer.disconnect();
-    const result = await kit.admin.redriveDeadLetters({ from: dlq, ratePerSecond: 100 });
+    const result = await kit().admin.redriveDeadLetters({ from: dlq, ratePerSecond: 100 });
     expect(result).toMatchObject({
       moved: 0,
       complete: true,
@@ -192,17 +183,19 @@ describe('dead-letter tools', () => {
         { partition: 0, offset: '1', reason: 'body-omitted' },
       ],
     });
-    const [letter] = await kit.admin.inspectDeadLetters(dlq, { from: 'earliest', limit: 2 }).then((ls) => ls.slice(1));
+    const [letter] = await kit()
+      .admin.inspectDeadLetters(dlq, { from: 'earliest', limit: 2 })
+      .then((ls) => ls.slice(1));
     expect(letter).toMatchObject({ body: null, bodyOmittedBytes: 2_000_000 });
 
-    await expect(kit.admin.redriveDeadLetters({ from: dlq, ratePerSecond: 0 })).rejects.toMatchObject({
+    await expect(kit().admin.redriveDeadLetters({ from: dlq, ratePerSecond: 0 })).rejects.toMatchObject({
       code: 'SWITCHYARD_INVALID_OPTION',
       message: expect.stringMatching(/ratePerSecond/),
     });
-    await expect(kit.admin.inspectDeadLetters(dlq, { limit: 0 })).rejects.toMatchObject({
+    await expect(kit().admin.inspectDeadLetters(dlq, { limit: 0 })).rejects.toMatchObject({
       code: 'SWITCHYARD_INVALID_OPTION',
     });
-    await expect(kit.admin.deadLetterDepth('no-such-topic-here')).rejects.toMatchObject({
+    await expect(kit().admin.deadLetterDepth('no-such-topic-here')).rejects.toMatchObject({
       code: 'SWITCHYARD_TRANSPORT',
       message: expect.stringMatching(/does not exist/),
     });

@@ -4,51 +4,42 @@
 // duplicates stay within the in-flight window).
 
 import { createApp, defineHandler } from '@switchyard/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConsumerChild } from './support/child.js';
 import { Tick, tickPayloads, ticks } from './support/contracts.js';
-import { KafkaTestKit, until } from './support/kafka.js';
+import { until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 const MAX_IN_FLIGHT = 8;
 
 async function scenario(kill: 'SIGKILL' | 'SIGTERM') {
-  const topicName = await kit.topic(`death-${kill.toLowerCase()}`, 2);
+  const topicName = await kit().topic(`death-${kill.toLowerCase()}`, 2);
   const topic = ticks(topicName);
-  const group = kit.group();
-  const publisher = createApp({ transport: kit.transport({ clientId: 'publisher' }) });
+  const group = kit().group();
+  const publisher = createApp({ transport: kit().transport({ clientId: 'publisher' }) });
   await publisher.start();
   const payloads = tickPayloads(120, 12);
   for (const p of payloads) await publisher.publish(topic, Tick, p);
 
   const child = new ConsumerChild({
-    SY_BROKERS: kit.brokers.join(','),
+    SY_BROKERS: kit().brokers.join(','),
     SY_TOPIC: topicName,
     SY_GROUP: group,
     SY_HANDLER_MS: '15',
     SY_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
   });
-  kit.resources.track(() => child.stop(), 'stop child');
+  kit().resources.track(() => child.stop(), 'stop child');
   await child.waitFor('handled', 40);
   child.kill(kill);
   const exit = await child.exited;
   // After death nothing of the child's can commit any more: this is the watermark it left.
   const committedAtDeath = new Map(
-    (await kit.admin.groupOffsets(group, topicName)).map((p) => [p.partition, BigInt(p.committed ?? '0')]),
+    (await kit().admin.groupOffsets(group, topicName)).map((p) => [p.partition, BigInt(p.committed ?? '0')]),
   );
 
   const next: Array<{ id: string; partition: number; offset: bigint }> = [];
-  const app = createApp({ transport: kit.transport({ clientId: 'successor' }) });
+  const app = createApp({ transport: kit().transport({ clientId: 'successor' }) });
   app.consume(topic, {
     group,
     handlers: [

@@ -5,20 +5,11 @@
 import type { Delivery, SubscriptionSpec } from '@switchyard/core';
 import { createApp } from '@switchyard/core';
 import { ManualClock } from '@switchyard/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Tick, tickPayloads, ticks } from './support/contracts.js';
-import { KafkaTestKit, until } from './support/kafka.js';
+import { until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 function spec(destination: string, group: string, options: Record<string, unknown> = {}): SubscriptionSpec {
   return {
@@ -34,7 +25,7 @@ function spec(destination: string, group: string, options: Record<string, unknow
 }
 
 async function produce(topicName: string, count: number, prefix: string): Promise<void> {
-  const app = createApp({ transport: kit.transport({ clientId: 'publisher' }) });
+  const app = createApp({ transport: kit().transport({ clientId: 'publisher' }) });
   await app.start();
   for (const p of tickPayloads(count, 4, prefix)) await app.publish(ticks(topicName), Tick, p);
   await app.stop();
@@ -42,33 +33,33 @@ async function produce(topicName: string, count: number, prefix: string): Promis
 
 describe('replay', () => {
   it('rewinds a stopped group to the earliest offset and replays under the rate limit', async () => {
-    const topicName = await kit.topic('replay', 1);
-    const group = kit.group();
+    const topicName = await kit().topic('replay', 1);
+    const group = kit().group();
     await produce(topicName, 20, 'r');
 
     // First pass: the group consumes and commits everything.
-    const first = kit.transport();
+    const first = kit().transport();
     const firstPass: Delivery[] = [];
     const sub = await first.subscribe(spec(topicName, group), async (d) => {
       firstPass.push(d);
       await d.settle({ kind: 'ack' });
     });
     await until(() => firstPass.length === 20, 'first pass consumed');
-    await until(async () => (await kit.admin.lag(group, topicName))[0]?.lag === 0, 'first pass committed');
+    await until(async () => (await kit().admin.lag(group, topicName))[0]?.lag === 0, 'first pass committed');
 
     // A running group is not rewound under its members.
-    await expect(kit.admin.replay({ topic: topicName, group, to: 'earliest', ratePerSecond: 5 })).rejects.toMatchObject(
-      { code: 'SWITCHYARD_CAPABILITY' },
-    );
+    await expect(
+      kit().admin.replay({ topic: topicName, group, to: 'earliest', ratePerSecond: 5 }),
+    ).rejects.toMatchObject({ code: 'SWITCHYARD_CAPABILITY' });
     await sub.stopFetching();
     await sub.close();
 
-    const plan = await kit.admin.replay({ topic: topicName, group, to: 'earliest', ratePerSecond: 5 });
+    const plan = await kit().admin.replay({ topic: topicName, group, to: 'earliest', ratePerSecond: 5 });
     expect(plan.consumerGroup).toBe(group);
     expect(plan.offsets).toEqual([{ partition: 0, offset: '0' }]);
 
     const clock = new ManualClock(Date.now());
-    const replaying = kit.transport({ clock });
+    const replaying = kit().transport({ clock });
     const replayed: Delivery[] = [];
     await replaying.subscribe(spec(topicName, plan.consumerGroup, plan.options), async (d) => {
       replayed.push(d);
@@ -96,15 +87,19 @@ describe('replay', () => {
   });
 
   it('replays from a timestamp into a fresh replay group', async () => {
-    const topicName = await kit.topic('replay-ts', 2);
+    const topicName = await kit().topic('replay-ts', 2);
     await produce(topicName, 10, 'before');
     const boundary = Date.now() + 1;
     await until(() => Date.now() > boundary, 'the clock passed the boundary', 1_000);
     await produce(topicName, 10, 'after');
 
-    const plan = await kit.admin.replay({ topic: topicName, to: { timestamp: boundary }, ratePerSecond: 1_000 });
-    kit.resources.track(() => kit.admin.deleteGroups([plan.consumerGroup]).catch(() => {}));
-    const transport = kit.transport();
+    const plan = await kit().admin.replay({ topic: topicName, to: { timestamp: boundary }, ratePerSecond: 1_000 });
+    kit().resources.track(() =>
+      kit()
+        .admin.deleteGroups([plan.consumerGroup])
+        .catch(() => {}),
+    );
+    const transport = kit().transport();
     const ids: string[] = [];
     await transport.subscribe(spec(topicName, plan.consumerGroup, plan.options), async (d) => {
       ids.push(JSON.parse(Buffer.from(d.message.body!).toString()).id);
@@ -112,9 +107,9 @@ describe('replay', () => {
     });
     await until(() => ids.length === 10, 'ten messages after the boundary replayed');
     expect(ids.every((id) => id.startsWith('after-'))).toBe(true);
-    const lag = await kit.admin.lag(plan.consumerGroup, topicName);
+    const lag = await kit().admin.lag(plan.consumerGroup, topicName);
     await until(
-      async () => (await kit.admin.lag(plan.consumerGroup, topicName)).every((p) => p.lag === 0),
+      async () => (await kit().admin.lag(plan.consumerGroup, topicName)).every((p) => p.lag === 0),
       'replay group committed',
     );
     expect(lag).toHaveLength(2);

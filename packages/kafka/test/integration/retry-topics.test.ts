@@ -4,33 +4,24 @@
 // partition's watermark at the failing message instead.
 
 import { createApp, defineHandler, readDeadLetterHeaders } from '@switchyard/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KafkaHeaders, SpringDeadLetterHeaders } from '../../src/index.js';
 import { Tick, tickPayloads, ticks } from './support/contracts.js';
-import { header, KafkaTestKit, until } from './support/kafka.js';
+import { header, until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 const ATTEMPTS = 3;
 
 describe('retry topics', () => {
   it('parks a key behind its retried record, then releases it once they are all resolved', async () => {
-    const topicName = await kit.topic('park', 1);
+    const topicName = await kit().topic('park', 1);
     const topic = ticks(topicName);
-    const transport = kit.transport({ retry: { mode: 'retry-topics', topics: 2, parkSameKey: true } });
+    const transport = kit().transport({ retry: { mode: 'retry-topics', topics: 2, parkSameKey: true } });
     const handled: Array<{ seq: number; from: string; attempt: number }> = [];
     const app = createApp({ transport });
     app.consume(topic, {
-      group: kit.group(),
+      group: kit().group(),
       retry: { maxAttempts: 3, initialDelayMs: 300, maxDelayMs: 300, jitter: 'none' },
       retryBudget: false,
       handlers: [
@@ -47,7 +38,7 @@ describe('retry topics', () => {
     await app.start();
     const tick = (seq: number) => ({ id: `a-${seq}`, key: 'a', seq });
     await app.publish(topic, Tick, tick(0));
-    await until(async () => (await kit.admin.topicOffsets(`${topicName}.retry.1`))[0]?.high === '1', 'a-0 retried');
+    await until(async () => (await kit().admin.topicOffsets(`${topicName}.retry.1`))[0]?.high === '1', 'a-0 retried');
     // Published after the retry: diverted behind a-0 instead of overtaking it.
     for (const seq of [1, 2, 3]) await app.publish(topic, Tick, tick(seq));
     await until(() => handled.length === 4, 'a-0 and the three parked behind it handled');
@@ -61,16 +52,16 @@ describe('retry topics', () => {
     await app.publish(topic, Tick, tick(4));
     await until(() => handled.length === 5, 'a-4 handled');
     expect(handled[4]).toEqual({ seq: 4, from: topicName, attempt: 1 });
-    expect((await kit.admin.topicOffsets(`${topicName}.retry.1`))[0]?.high).toBe('4');
+    expect((await kit().admin.topicOffsets(`${topicName}.retry.1`))[0]?.high).toBe('4');
     await app.stop();
   });
 
   it('dead-letters a poison message after exactly N attempts while the rest of its partition flows', async () => {
-    const topicName = await kit.topic('retry', 1);
+    const topicName = await kit().topic('retry', 1);
     const topic = ticks(topicName);
-    const group = kit.group();
-    const transport = kit.transport({ retry: { mode: 'retry-topics', topics: 2 } });
-    const committedOnSource = async () => (await kit.admin.groupOffsets(group, topicName))[0]?.committed;
+    const group = kit().group();
+    const transport = kit().transport({ retry: { mode: 'retry-topics', topics: 2 } });
+    const committedOnSource = async () => (await kit().admin.groupOffsets(group, topicName))[0]?.committed;
     const attempts: number[] = [];
     const processed = new Set<string>();
     const payloads = tickPayloads(20, 20);
@@ -105,7 +96,7 @@ describe('retry topics', () => {
     await app.start();
     for (const p of payloads) await app.publish(topic, Tick, p);
 
-    const dlq = await kit.readTopic(`${topicName}.dlq`, (records) => records.length >= 1, { timeoutMs: 30_000 });
+    const dlq = await kit().readTopic(`${topicName}.dlq`, (records) => records.length >= 1, { timeoutMs: 30_000 });
     await until(() => processed.size === payloads.length - 1, 'all other messages processed');
     expect(attempts).toEqual([1, 2, 3]);
     expect(await committedOnSource()).toBe(String(payloads.length));
@@ -128,10 +119,10 @@ describe('retry topics', () => {
   });
 
   it('in blocking mode retries in place and holds the watermark at the failing message', async () => {
-    const topicName = await kit.topic('blocking', 1);
+    const topicName = await kit().topic('blocking', 1);
     const topic = ticks(topicName);
-    const group = kit.group();
-    const transport = kit.transport({ consumer: { commitIntervalMs: 100 } });
+    const group = kit().group();
+    const transport = kit().transport({ consumer: { commitIntervalMs: 100 } });
     let failures = 0;
     let releaseRetry!: () => void;
     const retrying = new Promise<void>((resolve) => {
@@ -159,13 +150,13 @@ describe('retry topics', () => {
     for (const p of payloads) await app.publish(topic, Tick, p);
     await until(() => processed.size === 5 && failures === 2, 'the other keys processed while seq 2 retries in place');
     await until(
-      async () => (await kit.admin.groupOffsets(group, topicName))[0]?.committed === '2',
+      async () => (await kit().admin.groupOffsets(group, topicName))[0]?.committed === '2',
       'watermark held at the failing message',
     );
     releaseRetry();
     await until(() => processed.size === 6, 'the failing message succeeded on its third attempt');
     await until(
-      async () => (await kit.admin.groupOffsets(group, topicName))[0]?.committed === '6',
+      async () => (await kit().admin.groupOffsets(group, topicName))[0]?.committed === '6',
       'watermark moved past it',
     );
     expect(transport.capabilities.delayedRetry).toBe(false);

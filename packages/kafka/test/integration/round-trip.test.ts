@@ -3,28 +3,19 @@
 // commit watermark never passes a message that is still running.
 
 import { createApp, defineHandler, type Envelope, partitionForKey } from '@switchyard/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KafkaTransportEvents } from '../../src/index.js';
 import { orderViolations, Tick, tickPayloads, ticks } from './support/contracts.js';
-import { KafkaTestKit, until } from './support/kafka.js';
+import { until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 describe('KafkaTransport through createApp', () => {
   it('round-trips keyed messages on the Java partition of their key, in key order, and commits them all', async () => {
-    const topicName = await kit.topic('round-trip', 3);
+    const topicName = await kit().topic('round-trip', 3);
     const topic = ticks(topicName);
-    const group = kit.group();
-    const transport = kit.transport();
+    const group = kit().group();
+    const transport = kit().transport();
     const seen: Array<Envelope<{ id: string; key: string; seq: number }>> = [];
     const app = createApp({ transport });
     app.consume(topic, {
@@ -49,17 +40,17 @@ describe('KafkaTransport through createApp', () => {
       expect(m.attempt).toBe(1);
     }
     await app.stop();
-    const lag = await kit.admin.lag(group, topicName);
+    const lag = await kit().admin.lag(group, topicName);
     expect(lag.map((p) => p.lag)).toEqual([0, 0, 0]);
     expect(lag.reduce((n, p) => n + Number(p.committed), 0)).toBe(payloads.length);
   });
 
   it('publishes a batch with publishBatch: every message arrives once, under its receipt id, in key order', async () => {
-    const topicName = await kit.topic('batch', 3);
+    const topicName = await kit().topic('batch', 3);
     const topic = ticks(topicName);
-    const group = kit.group();
+    const group = kit().group();
     const seen: Array<Envelope<{ id: string; key: string; seq: number }>> = [];
-    const app = createApp({ transport: kit.transport({ producer: { lingerMs: 0 } }) });
+    const app = createApp({ transport: kit().transport({ producer: { lingerMs: 0 } }) });
     app.consume(topic, { group, handlers: [defineHandler(Tick, (message) => void seen.push(message))] });
     await app.start();
     const payloads = tickPayloads(200, 7);
@@ -76,10 +67,10 @@ describe('KafkaTransport through createApp', () => {
   });
 
   it('never commits past a message that is still running, and commits past it once it finishes', async () => {
-    const topicName = await kit.topic('watermark', 1);
+    const topicName = await kit().topic('watermark', 1);
     const topic = ticks(topicName);
-    const group = kit.group();
-    const transport = kit.transport({ consumer: { commitIntervalMs: 100 } });
+    const group = kit().group();
+    const transport = kit().transport({ consumer: { commitIntervalMs: 100 } });
     const commits: Array<KafkaTransportEvents['kafka:offsets:committed']> = [];
     transport.events.on('kafka:offsets:committed', (e) => commits.push(e));
     let release!: () => void;
@@ -102,7 +93,7 @@ describe('KafkaTransport through createApp', () => {
     for (const p of tickPayloads(10, 1).map((p, i) => ({ ...p, key: `k${i}` }))) await app.publish(topic, Tick, p);
     await until(() => done.size === 9, 'the nine other messages done');
     await until(() => commits.some((c) => c.offsets.some((o) => o.offset === '3')), 'a commit up to the held message');
-    const committed = async () => (await kit.admin.groupOffsets(group, topicName))[0]?.committed;
+    const committed = async () => (await kit().admin.groupOffsets(group, topicName))[0]?.committed;
     expect(await committed()).toBe('3');
     expect(commits.flatMap((c) => c.offsets).every((o) => BigInt(o.offset) <= 3n)).toBe(true);
 

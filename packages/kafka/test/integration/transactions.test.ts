@@ -4,36 +4,27 @@
 // once, while a read_uncommitted reader shows the aborted writes were really there.
 
 import { createApp } from '@switchyard/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConsumerChild } from './support/child.js';
 import { Tick, tickPayloads, ticks } from './support/contracts.js';
-import { KafkaTestKit, until } from './support/kafka.js';
+import { until, useKafkaTestKit } from './support/kafka.js';
 
-let kit: KafkaTestKit;
-beforeAll(async () => {
-  kit = await KafkaTestKit.create();
-});
-afterEach(async () => {
-  await kit.cleanup();
-});
-afterAll(async () => {
-  await kit.close();
-});
+const kit = useKafkaTestKit();
 
 describe('exactly-once subscriptions', () => {
   it('writes no duplicate outputs downstream when the process is killed mid-transaction', async () => {
-    const inName = await kit.topic('eos-in', 2);
-    const outName = await kit.topic('eos-out', 2);
-    const group = kit.group();
-    const txid = kit.resources.name('tx');
-    const publisher = createApp({ transport: kit.transport({ clientId: 'publisher' }) });
+    const inName = await kit().topic('eos-in', 2);
+    const outName = await kit().topic('eos-out', 2);
+    const group = kit().group();
+    const txid = kit().resources.name('tx');
+    const publisher = createApp({ transport: kit().transport({ clientId: 'publisher' }) });
     await publisher.start();
     const payloads = tickPayloads(60, 6);
     for (const p of payloads) await publisher.publish(ticks(inName), Tick, p);
     await publisher.stop();
 
     const env = {
-      SY_BROKERS: kit.brokers.join(','),
+      SY_BROKERS: kit().brokers.join(','),
       SY_TOPIC: inName,
       SY_GROUP: group,
       SY_MODE: 'exactly-once',
@@ -44,7 +35,7 @@ describe('exactly-once subscriptions', () => {
     };
     // The first process hangs right after writing the output of t-31, inside its transaction.
     const first = new ConsumerChild({ ...env, SY_HANG_AFTER_PUBLISH_ID: 't-31' });
-    kit.resources.track(() => first.stop(), 'stop first child');
+    kit().resources.track(() => first.stop(), 'stop first child');
     await until(
       () => first.events.some((e) => e.event === 'published' && e.id === 't-31'),
       'the output of t-31 written',
@@ -56,21 +47,21 @@ describe('exactly-once subscriptions', () => {
 
     // Same transactional id: initialising it fences the dead producer and aborts its open transaction.
     const second = new ConsumerChild(env);
-    kit.resources.track(() => second.stop(), 'stop second child');
+    kit().resources.track(() => second.stop(), 'stop second child');
     await until(
-      async () => (await kit.admin.lag(group, inName)).every((p) => p.lag === 0),
+      async () => (await kit().admin.lag(group, inName)).every((p) => p.lag === 0),
       'input fully consumed and committed',
       60_000,
     );
 
-    const committed = await kit.reader(outName);
+    const committed = await kit().reader(outName);
     await until(() => committed.caughtUp(), 'read_committed reader caught up', 30_000);
     const ids = committed.records.map((r) => JSON.parse(r.value!.toString()).id as string);
     expect(ids.length).toBe(payloads.length);
     expect(new Set(ids)).toEqual(new Set(payloads.map((p) => p.id)));
 
     // The kill really interrupted a transaction: its writes are in the log, aborted.
-    const uncommitted = await kit.reader(outName, { readUncommitted: true });
+    const uncommitted = await kit().reader(outName, { readUncommitted: true });
     await until(() => uncommitted.caughtUp(), 'read_uncommitted reader caught up', 30_000);
     expect(publishedByFirst).toBeGreaterThanOrEqual(1);
     expect(uncommitted.records.length).toBeGreaterThan(ids.length);
