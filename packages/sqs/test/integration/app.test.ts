@@ -184,6 +184,26 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
     expect(callsOf(calls, 'ReceiveMessage')).toEqual([]);
   });
 
+  it('refuses a dead-letter queue named by the URL of a queue that does not exist', async () => {
+    const { client } = recordingClient(endpointOf(service));
+    const name = resources.name('gone-dlq');
+    const { queueUrl, dlqUrl } = await provision(client, name);
+    await client.send(new DeleteQueueCommand({ QueueUrl: dlqUrl }));
+    const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0 });
+    const app = createApp({ transport });
+    resources.track(() => app.stop({ deadlineMs: 5_000 }));
+    app.consume(defineQueue({ name: queueUrl, commands: [ChargeCard] }), {
+      group: 'billing',
+      deadLetterDestination: dlqUrl,
+      handlers: [defineHandler(ChargeCard, () => {})],
+    });
+    await expect(app.start()).rejects.toMatchObject({
+      code: 'SWITCHYARD_TRANSPORT',
+      retryable: false,
+      message: expect.stringContaining(`dead-letter queue '${dlqUrl}' of '${name}' does not exist`),
+    });
+  });
+
   it('watches the depth of the dead-letter queue it writes to, and warns when the redrive policy names another', async () => {
     const { client } = recordingClient(endpointOf(service));
     const name = resources.name('split');
