@@ -1,7 +1,7 @@
 // Time and randomness are injected so policies are pure values and tests list decisions
 // instead of sleeping.
 
-import { assertMethods } from './errors.js';
+import { assertMethods, InvalidOptionError, optionKindText } from './errors.js';
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -63,5 +63,15 @@ export function assertClock(option: string, value: unknown): void {
     'a Clock (now and sleep functions)',
     ['now', 'sleep'],
     'pass systemClock, or a test clock',
+  );
+}
+
+/** Refuses, naming the option, a `random` that is given and is not a function. */
+export function assertRandom(option: string, value: unknown): void {
+  if (value === undefined || value === null || typeof value === 'function') return;
+  throw new InvalidOptionError(
+    option,
+    `must be a function returning a number in [0, 1), got ${optionKindText(value)}`,
+    'pass Math.random, or a seeded source in tests',
   );
 }

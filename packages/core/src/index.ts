@@ -1,5 +1,5 @@
 export type { Clock, RandomSource } from './clock.js';
-export { assertClock, MAX_TIMER_MS, systemClock, systemRandom } from './clock.js';
+export { assertClock, assertRandom, MAX_TIMER_MS, systemClock, systemRandom } from './clock.js';
 export type {
   AnyContract,
   Channel,

@@ -4,14 +4,17 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import {
   assertClock,
   assertLogger,
+  assertRandom,
   type Clock,
   InvalidOptionError,
   isOptionObject,
   type Logger,
   optionValueText,
+  type RandomSource,
   refuseUnknownKeys,
   silentLogger,
   systemClock,
+  systemRandom,
   type Transport,
 } from '@switchyard/core';
 
@@ -42,6 +45,8 @@ export interface SnsTransportOptions {
   /** Attempts for entries that failed on the server's side. Default 3. */
   readonly publishAttempts?: number;
   readonly clock?: Clock;
+  /** Jitter for resending entries the server failed. Default `Math.random`. */
+  readonly random?: RandomSource;
   readonly logger?: Logger;
 }
 
@@ -52,6 +57,7 @@ export interface ResolvedSnsOptions {
   readonly publishConcurrency: number;
   readonly publishAttempts: number;
   readonly clock: Clock;
+  readonly random: RandomSource;
   readonly logger: Logger;
 }
 
@@ -72,6 +78,7 @@ const TRANSPORT_KEYS: readonly string[] = [
   'publishConcurrency',
   'publishAttempts',
   'clock',
+  'random',
   'logger',
 ];
 
@@ -98,6 +105,7 @@ export function resolveSnsOptions(options: SnsTransportOptions): ResolvedSnsOpti
     );
   assertLogger('logger', options.logger);
   assertClock('clock', options.clock);
+  assertRandom('random', options.random);
   return {
     client: options.client,
     consumeWith,
@@ -105,6 +113,7 @@ export function resolveSnsOptions(options: SnsTransportOptions): ResolvedSnsOpti
     publishConcurrency: integerIn('publishConcurrency', options.publishConcurrency ?? 4, 1, 64),
     publishAttempts: integerIn('publishAttempts', options.publishAttempts ?? 3, 1, 20),
     clock: options.clock ?? systemClock,
+    random: options.random ?? systemRandom,
     logger: options.logger ?? silentLogger,
   };
 }

@@ -10,7 +10,7 @@ import {
   PublishCommand,
   type SNSClient,
 } from '@aws-sdk/client-sns';
-import { type Clock, type OutgoingMessage, SwitchyardError } from '@switchyard/core';
+import { type Clock, type Logger, type OutgoingMessage, type RandomSource, SwitchyardError } from '@switchyard/core';
 import {
   type AttributeValue,
   attributesSize,
@@ -97,16 +97,20 @@ function publishError(topic: string, what: string, cause: unknown, retryable: bo
   });
 }
 
+export interface SnsPublisherOptions {
+  readonly concurrency: number;
+  readonly attempts: number;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
+}
+
 export class SnsPublisher {
   readonly #client: SNSClient;
   readonly #topics: TopicDirectory;
-  readonly #options: { readonly concurrency: number; readonly attempts: number; readonly clock: Clock };
+  readonly #options: SnsPublisherOptions;
 
-  constructor(
-    client: SNSClient,
-    topics: TopicDirectory,
-    options: { readonly concurrency: number; readonly attempts: number; readonly clock: Clock },
-  ) {
+  constructor(client: SNSClient, topics: TopicDirectory, options: SnsPublisherOptions) {
     this.#client = client;
     this.#topics = topics;
     this.#options = options;
@@ -130,6 +134,7 @@ export class SnsPublisher {
         ),
       error: (what, cause, retryable) => publishError(topic, what, cause, retryable),
       ...this.#options,
+      label: `PublishBatch to '${topic}'`,
     };
     await sendBatches(splitPublishBatches(entries), sender, fifo, signal);
   }

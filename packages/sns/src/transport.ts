@@ -45,6 +45,8 @@ export class SnsTransport implements Transport {
         concurrency: this.#options.publishConcurrency,
         attempts: this.#options.publishAttempts,
         clock: this.#options.clock,
+        random: this.#options.random,
+        logger: this.#options.logger,
       },
     );
   }

@@ -3,7 +3,7 @@
 // failed on its side sent again with backoff, and the call failed on the first entry it refuses.
 
 import { createHash } from 'node:crypto';
-import type { Clock, SwitchyardError } from '@switchyard/core';
+import { type Clock, type Logger, type RandomSource, RetryPolicy, type SwitchyardError } from '@switchyard/core';
 
 /** What a batch call reports per failed entry (the AWS SDK's BatchResultErrorEntry). */
 export interface BatchEntryFailure {
@@ -26,7 +26,20 @@ export interface BatchSender<E extends { readonly messageId: string }> {
   readonly attempts: number;
   readonly concurrency: number;
   readonly clock: Clock;
+  /** Jitter for the resend backoff, so publishers throttled together do not retry together. */
+  readonly random: RandomSource;
+  readonly logger: Logger;
+  /** Names the call and its destination in the log, e.g. `SendMessageBatch to 'orders'`. */
+  readonly label: string;
 }
+
+/** Resending failed entries: 50 ms, 100 ms, … up to 1 s, fully jittered. */
+const RESEND_BACKOFF = RetryPolicy.exponential({
+  initialDelayMs: 50,
+  maxDelayMs: 1_000,
+  multiplier: 2,
+  jitter: 'full',
+});
 
 /** The batch-entry id of entry `index` (what `BatchSender.sendBatch` must use). */
 export const batchEntryId = (index: number): string => `m${index}`;
@@ -63,6 +76,7 @@ async function sendWithRetries<E extends { readonly messageId: string }>(
     signal?.throwIfAborted();
     const last = attempt >= sender.attempts;
     let retry: E[] = [];
+    const reasons = new Set<string>();
     if (pending.length === 1) {
       const entry = pending[0]!;
       try {
@@ -71,6 +85,7 @@ async function sendWithRetries<E extends { readonly messageId: string }>(
         if (signal?.aborted || isClientFault(error) || last)
           throw sender.error(`message ${entry.messageId}`, error, !isClientFault(error));
         retry = [...pending];
+        reasons.add(errorNameOf(error));
       }
     } else {
       let failures: readonly BatchEntryFailure[] = [];
@@ -80,6 +95,7 @@ async function sendWithRetries<E extends { readonly messageId: string }>(
         if (signal?.aborted || isClientFault(error) || last)
           throw sender.error(`batch of ${pending.length}`, error, !isClientFault(error));
         retry = [...pending];
+        reasons.add(errorNameOf(error));
       }
       for (const failure of failures) {
         const entry = pending[Number((failure.Id ?? '').slice(1))];
@@ -91,12 +107,25 @@ async function sendWithRetries<E extends { readonly messageId: string }>(
             !failure.SenderFault,
           );
         retry.push(entry);
+        reasons.add(failure.Code ?? 'unknown');
       }
     }
     if (retry.length === 0) return;
+    const delayMs = RESEND_BACKOFF.delayFor(attempt, sender.random);
+    const why = [...reasons].join(', ');
+    sender.logger.warn(
+      { attempt, of: sender.attempts, entries: retry.length, delayMs, reason: why },
+      `${sender.label}: ${retry.length} of ${pending.length} message(s) failed on the server's side (${why}); ` +
+        `sending them again in ${delayMs} ms (attempt ${attempt + 1} of ${sender.attempts})`,
+    );
     pending = retry;
-    await sender.clock.sleep(Math.min(1000, 50 * 2 ** (attempt - 1)), signal);
+    await sender.clock.sleep(delayMs, signal);
   }
+}
+
+function errorNameOf(error: unknown): string {
+  const e = error as { name?: unknown; code?: unknown } | null;
+  return typeof e?.name === 'string' ? e.name : typeof e?.code === 'string' ? e.code : 'error';
 }
 
 /** A fault of the request itself (not throttling): sending it again cannot help. */

@@ -5,15 +5,18 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   assertClock,
   assertLogger,
+  assertRandom,
   type Clock,
   InvalidOptionError,
   isOptionObject,
   type Logger,
   optionKindText,
   optionValueText,
+  type RandomSource,
   refuseUnknownKeys,
   silentLogger,
   systemClock,
+  systemRandom,
 } from '@switchyard/core';
 
 /** SQS limits the transport works within (AWS documentation, "Amazon SQS quotas"). */
@@ -81,6 +84,8 @@ export interface SqsTransportOptions {
   /** Attempts for batch entries that failed on the server's side when publishing. Default 3. */
   readonly publishAttempts?: number;
   readonly clock?: Clock;
+  /** Jitter for resending entries the server failed. Default `Math.random`. */
+  readonly random?: RandomSource;
   readonly logger?: Logger;
 }
 
@@ -130,6 +135,7 @@ export interface ResolvedSqsOptions extends LeaseSettings {
   readonly publishConcurrency: number;
   readonly publishAttempts: number;
   readonly clock: Clock;
+  readonly random: RandomSource;
   readonly logger: Logger;
 }
 
@@ -229,6 +235,7 @@ const TRANSPORT_KEYS: readonly string[] = [
   'publishConcurrency',
   'publishAttempts',
   'clock',
+  'random',
   'logger',
 ];
 
@@ -304,6 +311,7 @@ export function resolveSqsOptions(options: SqsTransportOptions): ResolvedSqsOpti
     );
   assertLogger('logger', options.logger);
   assertClock('clock', options.clock);
+  assertRandom('random', options.random);
   return {
     client: options.client,
     fifo: options.fifo ?? d.fifo,
@@ -318,6 +326,7 @@ export function resolveSqsOptions(options: SqsTransportOptions): ResolvedSqsOpti
     publishConcurrency,
     publishAttempts,
     clock: options.clock ?? systemClock,
+    random: options.random ?? systemRandom,
     logger: options.logger ?? silentLogger,
   };
 }

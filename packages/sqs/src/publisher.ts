@@ -9,7 +9,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { type Clock, type OutgoingMessage, SwitchyardError } from '@switchyard/core';
+import { type Clock, type Logger, type OutgoingMessage, type RandomSource, SwitchyardError } from '@switchyard/core';
 import { type BatchSender, batchEntryId, fifoDeduplicationId, sendBatches } from './batch-sender.js';
 import { encodeBody } from './body-codec.js';
 import { type AttributeValue, attributesSize, encodeHeaders, utf8Length } from './message-attributes.js';
@@ -122,6 +122,8 @@ export interface SqsPublisherOptions {
   readonly concurrency: number;
   readonly attempts: number;
   readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
 }
 
 export class SqsPublisher {
@@ -144,7 +146,7 @@ export class SqsPublisher {
     const entries = messages.map((m) =>
       prepareEntry(m, { destination: name, fifo, maxMessageBytes: this.#options.maxMessageBytes }),
     );
-    const { attempts, concurrency, clock } = this.#options;
+    const { attempts, concurrency, clock, random, logger } = this.#options;
     const sender: BatchSender<PreparedEntry> = {
       sendOne: async (entry, signal) => {
         const { Id: _id, ...input } = toBatchEntry(entry, 0);
@@ -159,6 +161,9 @@ export class SqsPublisher {
       attempts,
       concurrency,
       clock,
+      random,
+      logger,
+      label: `SendMessageBatch to '${name}'`,
     };
     await sendBatches(splitBatches(entries, this.#options.maxMessageBytes), sender, fifo, signal);
   }

@@ -50,6 +50,8 @@ export class SqsTransport implements Transport {
       concurrency: o.publishConcurrency,
       attempts: o.publishAttempts,
       clock: o.clock,
+      random: o.random,
+      logger: o.logger,
     });
     this.#deadLetters = new DeadLetterWriter(o.client, this.#directory, o.maxMessageBytes);
     this.capabilities = Object.freeze({

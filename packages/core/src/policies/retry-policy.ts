@@ -152,6 +152,15 @@ export class RetryPolicy {
     return { retry: true, delayMs };
   }
 
+  /**
+   * The backoff after attempt n fails, jittered as the policy says, without a decision: for callers
+   * that decide themselves whether to go on (a batch send that retries only the entries the server failed).
+   */
+  delayFor(attempt: number, random: RandomSource): number {
+    const ceiling = ceilingOf(this.options, attempt);
+    return this.options.jitter === 'full' ? fullJitter(ceiling, random) : ceiling;
+  }
+
   /** The delay ceiling after attempt n fails (before jitter): min(maxDelay, initial × multiplier^(n−1)). */
   ceilingFor(attempt: number): number {
     return ceilingOf(this.options, attempt);

@@ -7,7 +7,7 @@
 //   await app.stop();
 
 import type { MeterProvider, TextMapPropagator, TracerProvider } from '@opentelemetry/api';
-import { assertClock, type Clock, type RandomSource, systemClock, systemRandom } from '../clock.js';
+import { assertClock, assertRandom, type Clock, type RandomSource, systemClock, systemRandom } from '../clock.js';
 import {
   type AnyContract,
   assertChannelFits,
@@ -291,12 +291,7 @@ class SwitchyardApp implements App {
     // Checked now: each is first called long after construction (a log line, a retry, a span).
     assertLogger('logger', options.logger);
     assertClock('clock', options.clock);
-    if (options.random !== undefined && options.random !== null && typeof options.random !== 'function')
-      throw new InvalidOptionError(
-        'random',
-        `must be a function returning a number in [0, 1), got ${optionKindText(options.random)}`,
-        'pass Math.random, or a seeded source in tests',
-      );
+    assertRandom('random', options.random);
     if (options.propagator !== undefined && options.propagator !== null)
       assertMethods(
         'propagator',

@@ -404,4 +404,23 @@ describe('RetryPolicy', () => {
       );
     });
   });
+
+  describe('delayFor', () => {
+    it('is the jittered backoff of an attempt, as decide gives it, without deciding', () => {
+      const policy = RetryPolicy.exponential({ initialDelayMs: 50, maxDelayMs: 1_000, multiplier: 2 });
+      expect([1, 2, 3, 6].map((n) => policy.delayFor(n, scriptedRandom(0.5)))).toEqual([25, 50, 100, 500]);
+      expect(policy.delayFor(9, scriptedRandom(0.9999))).toBe(1_000);
+      const error = new RetryableError('down');
+      for (const [n, r] of [
+        [1, 0.3],
+        [4, 0.7],
+      ] as const)
+        expect(policy.delayFor(n, scriptedRandom(r))).toEqual(
+          (policy.decide({ attempt: n, firstFailureAt: T0, now: T0, error }, scriptedRandom(r)) as { delayMs: number })
+            .delayMs,
+        );
+      const fixed = RetryPolicy.exponential({ initialDelayMs: 50, jitter: 'none' });
+      expect(fixed.delayFor(3, never)).toBe(200);
+    });
+  });
 });

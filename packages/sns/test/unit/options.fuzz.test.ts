@@ -38,6 +38,7 @@ const SNS_BASES: readonly (() => Record<string, unknown>)[] = [
     publishConcurrency: 8,
     publishAttempts: 5,
     clock: systemClock,
+    random: Math.random,
     logger: silentLogger,
   }),
   () => ({ client, consumeWith: sqs, topicArnPrefix: 'arn:aws-cn:sns:cn-north-1:123456789012:' }),
@@ -55,6 +56,7 @@ const SNS_SPACE: OptionMutationSpace = {
     ['clock'],
     ['clock', 'now'],
     ['clock', 'sleep'],
+    ['random'],
     ['logger'],
     ['logger', 'warn'],
     ['logger', 'debug'],
@@ -121,6 +123,7 @@ describe('validation gaps closed at construction', () => {
     ['logger: {}', () => resolveSnsOptions({ client, logger: {} as never }), 'logger'],
     ['logger: a function', () => resolveSnsOptions({ client, logger: console.log as never }), 'logger'],
     ['clock: a number', () => resolveSnsOptions({ client, clock: 0 as never }), 'clock'],
+    ['random: a number', () => resolveSnsOptions({ client, random: 0.5 as never }), 'random'],
     ['clock: without now', () => resolveSnsOptions({ client, clock: { sleep: async () => {} } as never }), 'clock'],
     // the client's send was already checked; kept as an example
     ['client without send (refused before too)', () => resolveSnsOptions({ client: { send: 1 } as never }), 'client'],

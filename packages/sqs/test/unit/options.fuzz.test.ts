@@ -56,6 +56,7 @@ const SQS_BASES: readonly (() => Record<string, unknown>)[] = [
     publishConcurrency: 8,
     publishAttempts: 5,
     clock: systemClock,
+    random: Math.random,
     logger: silentLogger,
   }),
   () => ({ client, visibilityTimeoutS: 45, heartbeatIntervalMs: false }),
@@ -81,6 +82,7 @@ const SQS_SPACE: OptionMutationSpace = {
     ['clock'],
     ['clock', 'now'],
     ['clock', 'sleep'],
+    ['random'],
     ['logger'],
     ['logger', 'info'],
     ['logger', 'error'],
@@ -211,6 +213,7 @@ describe('validation gaps closed at construction', () => {
     ],
     ['clock: a Date', () => resolveSqsOptions({ client, clock: new Date() as never }), 'clock'],
     ['clock: without sleep', () => resolveSqsOptions({ client, clock: { now: Date.now } as never }), 'clock'],
+    ['random: a number', () => resolveSqsOptions({ client, random: 0.5 as never }), 'random'],
     [
       "abortPollsOnStop: 'yes'",
       () => resolveSqsOptions({ client, abortPollsOnStop: 'yes' as never }),
