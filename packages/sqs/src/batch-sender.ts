@@ -33,13 +33,18 @@ export interface BatchSender<E extends { readonly messageId: string }> {
   readonly label: string;
 }
 
-/** Resending failed entries: 50 ms, 100 ms, … up to 1 s, fully jittered. */
+/** Resending failed entries (publishes, settlements): 50 ms, 100 ms, … up to 1 s, fully jittered. */
 const RESEND_BACKOFF = RetryPolicy.exponential({
   initialDelayMs: 50,
   maxDelayMs: 1_000,
   multiplier: 2,
   jitter: 'full',
 });
+
+/** The wait before resending entries whose attempt `attempt` failed on the server's side. */
+export function resendDelay(attempt: number, random: RandomSource): number {
+  return RESEND_BACKOFF.delayFor(attempt, random);
+}
 
 /** The batch-entry id of entry `index` (what `BatchSender.sendBatch` must use). */
 export const batchEntryId = (index: number): string => `m${index}`;
@@ -111,7 +116,7 @@ async function sendWithRetries<E extends { readonly messageId: string }>(
       }
     }
     if (retry.length === 0) return;
-    const delayMs = RESEND_BACKOFF.delayFor(attempt, sender.random);
+    const delayMs = resendDelay(attempt, sender.random);
     const why = [...reasons].join(', ');
     sender.logger.warn(
       { attempt, of: sender.attempts, entries: retry.length, delayMs, reason: why },
@@ -128,10 +133,14 @@ function errorNameOf(error: unknown): string {
   return typeof e?.name === 'string' ? e.name : typeof e?.code === 'string' ? e.code : 'error';
 }
 
-/** A fault of the request itself (not throttling): sending it again cannot help. */
+/**
+ * A fault of the request itself: sending it again cannot help. Throttling is not one, although the
+ * SDK marks it `$fault: 'client'`: it says so with `$retryable` (or its name).
+ */
 export function isClientFault(error: unknown): boolean {
-  const e = error as { $fault?: unknown; name?: unknown };
+  const e = error as { $fault?: unknown; $retryable?: unknown; name?: unknown } | null;
   if (typeof e?.name === 'string' && /throttl|RequestThrottled|OverLimit/i.test(e.name)) return false;
+  if (e?.$retryable) return false;
   return e?.$fault === 'client';
 }
 

@@ -3,7 +3,8 @@
 // the server's side are retried; entries the server refused (a stale receipt handle) fail for good
 // and their caller hears why.
 
-import { type Clock, SwitchyardError } from '@switchyard/core';
+import { type Clock, type RandomSource, SwitchyardError } from '@switchyard/core';
+import { isClientFault, resendDelay } from './batch-sender.js';
 
 export interface BatchEntryFailure {
   readonly code: string;
@@ -19,6 +20,8 @@ export interface SettlementBatcherOptions<E> {
   readonly lingerMs: number;
   readonly maxAttempts: number;
   readonly clock: Clock;
+  /** Jitter for the wait before a retry, so many subscriptions failing together do not retry together. */
+  readonly random: RandomSource;
   /** Sends one batch; resolves with the failed entries by index (an empty map when all succeeded). */
   readonly send: (entries: readonly E[]) => Promise<ReadonlyMap<number, BatchEntryFailure>>;
 }
@@ -28,10 +31,6 @@ interface Pending<E> {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
   attempts: number;
-}
-
-function isClientFault(error: unknown): boolean {
-  return (error as { $fault?: unknown } | null)?.$fault === 'client';
 }
 
 export class SettlementBatcher<E> {
@@ -89,7 +88,7 @@ export class SettlementBatcher<E> {
   }
 
   async #send(batch: Pending<E>[]): Promise<void> {
-    const { operation, maxAttempts, clock } = this.#options;
+    const { operation, maxAttempts } = this.#options;
     this.calls += 1;
     for (const item of batch) item.attempts += 1;
     let failures: ReadonlyMap<number, BatchEntryFailure>;
@@ -121,7 +120,7 @@ export class SettlementBatcher<E> {
               retryable: true,
             }),
           );
-      if (again.length > 0) await this.#requeueLater(again, clock);
+      if (again.length > 0) await this.#requeueLater(again);
       return;
     }
     const retry: Pending<E>[] = [];
@@ -141,12 +140,13 @@ export class SettlementBatcher<E> {
           ),
         );
     });
-    if (retry.length > 0) await this.#requeueLater(retry, clock);
+    if (retry.length > 0) await this.#requeueLater(retry);
   }
 
-  async #requeueLater(items: Pending<E>[], clock: Clock): Promise<void> {
-    const attempt = Math.max(...items.map((p) => p.attempts));
-    await clock.sleep(Math.min(1000, 25 * 2 ** attempt));
+  async #requeueLater(items: Pending<E>[]): Promise<void> {
+    let attempt = 1;
+    for (const p of items) attempt = Math.max(attempt, p.attempts);
+    await this.#options.clock.sleep(resendDelay(attempt, this.#options.random));
     this.#queue.unshift(...items);
     this.#schedule();
   }

@@ -12,6 +12,7 @@ import {
   type Delivery,
   type DeliverySink,
   type RawMessage,
+  RetryPolicy,
   type Settlement,
   type SourcePosition,
   type SubscriptionSpec,
@@ -29,6 +30,14 @@ import type { QueueDescription } from './queue-directory.js';
 import { type BatchEntryFailure, SettlementBatcher } from './settlement-batcher.js';
 import { DECODE_ERROR_HEADER, unwrapSnsEnvelope } from './sns-envelope.js';
 import { type LeasedMessage, VisibilityHeartbeat } from './visibility-heartbeat.js';
+
+/** After a failed ReceiveMessage: 200 ms, 400 ms, … up to 10 s, fully jittered, so pollers spread out. */
+const RECEIVE_BACKOFF = RetryPolicy.exponential({
+  initialDelayMs: 200,
+  maxDelayMs: 10_000,
+  multiplier: 2,
+  jitter: 'full',
+});
 
 type HeldState = 'held' | 'handed' | 'settling' | 'settled';
 
@@ -134,6 +143,7 @@ export class SqsSubscription implements TransportSubscription {
       lingerMs: options.settleLingerMs,
       maxAttempts: options.settleAttempts,
       clock: options.clock,
+      random: options.random,
     };
     this.#deletes = new SettlementBatcher<string>({
       ...batcher,
@@ -275,7 +285,7 @@ export class SqsSubscription implements TransportSubscription {
         this.#receiveError = error;
         options.logger.warn({ err: error, queue: queue.name, failures }, 'SQS ReceiveMessage failed; backing off');
         await options.clock
-          .sleep(Math.min(10_000, 100 * 2 ** Math.min(failures, 7)), this.#stopController.signal)
+          .sleep(RECEIVE_BACKOFF.delayFor(failures, options.random), this.#stopController.signal)
           .catch(() => {});
         continue;
       } finally {

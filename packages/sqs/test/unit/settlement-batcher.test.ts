@@ -6,6 +6,7 @@ import { type BatchEntryFailure, SettlementBatcher } from '../../src/settlement-
 function batcher(
   clock: ManualClock,
   respond: (entries: readonly string[], call: number) => Map<number, BatchEntryFailure> | Error,
+  random: () => number = () => 0.5,
 ) {
   const calls: string[][] = [];
   const b = new SettlementBatcher<string>({
@@ -14,6 +15,7 @@ function batcher(
     lingerMs: 5,
     maxAttempts: 3,
     clock,
+    random,
     send: async (entries) => {
       calls.push([...entries]);
       const result = respond(entries, calls.length);
@@ -95,5 +97,42 @@ describe('SettlementBatcher with a call the server refuses as a whole', () => {
     await good;
     expect(((await bad) as { retryable: boolean }).retryable).toBe(false);
     expect(calls).toEqual([['good', 'bad'], ['good'], ['bad']]);
+  });
+
+  it('retries a throttled call (the SDK marks it a client fault) instead of refusing its entries', async () => {
+    const clock = new ManualClock();
+    const throttled = Object.assign(new Error('Rate exceeded'), {
+      name: 'RequestThrottled',
+      $fault: 'client',
+      $retryable: { throttling: true },
+    });
+    const { b, calls } = batcher(clock, (_entries, call) => (call === 1 ? throttled : new Map()));
+    const done = Promise.all([b.submit('a'), b.submit('b')]);
+    await clock.advance(5);
+    await clock.advance(1_000);
+    await done;
+    expect(calls).toEqual([
+      ['a', 'b'],
+      ['a', 'b'],
+    ]);
+  });
+
+  it('waits a fully jittered backoff before a retry, so subscriptions failing together spread out', async () => {
+    const waits = [];
+    for (const r of [0.1, 0.9]) {
+      const clock = new ManualClock();
+      const { b } = batcher(
+        clock,
+        (_entries, call) => (call === 1 ? new Error('internal') : new Map()),
+        () => r,
+      );
+      const done = b.submit('a');
+      await clock.advance(5);
+      waits.push((clock.nextWakeAt() ?? Number.NaN) - clock.now());
+      await clock.advance(1_000);
+      await done;
+    }
+    // Attempt 1 failed: a wait drawn from [0, 50] ms.
+    expect(waits).toEqual([5, 45]);
   });
 });
