@@ -355,6 +355,15 @@ describe('dead-letter topic names', () => {
     expect(await created(h)).toEqual(['billing.dead']);
   });
 
+  it("never lets a pattern match the consumer's own dead-letter topic", async () => {
+    const h = await setup(
+      {},
+      { options: { pattern: /^orders/ }, deadLetter: { destination: 'orders-poison', named: true } },
+      { orders: [0], 'orders-poison': [0], 'orders-eu': [0] },
+    );
+    expect(h.consumer.subscribed[0]?.topics).toEqual(['orders', 'orders-eu']);
+  });
+
   it('refuses two different names for the dead-letter topic, and one the subscription reads', async () => {
     const transport = new KafkaTransport({ driver: new FakeDriver() });
     open.push(transport);
