@@ -90,6 +90,15 @@ export class SqsTransport implements Transport {
         { retryable: false },
       );
     const deadLetterUrl = spec.deadLetter && (await this.#deadLetterQueue(queue, spec.deadLetter));
+    const receives = queue.redrive?.maxReceiveCount;
+    // Equal still works (core dead-letters on the last receive), but leaves no room for releases.
+    if (receives !== undefined && spec.maxAttempts !== undefined && receives < spec.maxAttempts)
+      this.#options.logger.warn(
+        { queue: queue.name, maxReceiveCount: receives, maxAttempts: spec.maxAttempts },
+        `the redrive policy of '${queue.name}' moves a message after ${receives} receives, but the retry ` +
+          `policy makes up to ${spec.maxAttempts} attempts: a message failing them all reaches the dead-letter ` +
+          'queue as it came, without its dead-letter record; set maxReceiveCount above retry.maxAttempts',
+      );
     let depth: QueueDepthMonitor | undefined;
     if (this.#options.depthIntervalMs > 0) {
       depth = new QueueDepthMonitor({

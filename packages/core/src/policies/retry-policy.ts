@@ -152,6 +152,13 @@ export class RetryPolicy {
     return { retry: true, delayMs };
   }
 
+  /** The most attempts the policy makes of one message, whichever override applies. */
+  get mostAttempts(): number {
+    let most = this.options.maxAttempts;
+    for (const o of this.options.overrides) if (o.policy !== 'no-retry') most = Math.max(most, o.policy.maxAttempts);
+    return most;
+  }
+
   /**
    * The backoff after attempt n fails, jittered as the policy says, without a decision: for callers
    * that decide themselves whether to go on (a batch send that retries only the entries the server failed).

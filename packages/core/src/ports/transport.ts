@@ -119,6 +119,11 @@ export interface SubscriptionSpec {
    * `deadLetterDestination` overrides. Core always sets it; absent only in a hand-built spec.
    */
   readonly deadLetter?: { readonly destination: string; readonly named: boolean };
+  /**
+   * The most attempts core's retry policy makes of one message (`RetryPolicy.mostAttempts`), so a
+   * queue whose own redrive policy would move messages first can say so. Absent in a hand-built spec.
+   */
+  readonly maxAttempts?: number;
 }
 
 export interface TransportHealth {

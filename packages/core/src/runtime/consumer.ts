@@ -196,6 +196,7 @@ export class ConsumerRuntime {
         maxInFlightBytes: config.maxInFlightBytes,
         observer: this.#observer,
         deadLetter: { destination: config.deadLetterDestination, named: config.deadLetterNamed },
+        maxAttempts: config.retryPolicy.mostAttempts,
         ...(config.transportOptions === undefined ? {} : { options: config.transportOptions }),
       },
       (delivery) => this.#sink(delivery),

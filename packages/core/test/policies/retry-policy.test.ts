@@ -423,4 +423,18 @@ describe('RetryPolicy', () => {
       expect(fixed.delayFor(3, never)).toBe(200);
     });
   });
+
+  it('mostAttempts is the largest maxAttempts of the policy and its retrying overrides', () => {
+    expect(RetryPolicy.exponential({ maxAttempts: 3 }).mostAttempts).toBe(3);
+    expect(
+      RetryPolicy.exponential({
+        maxAttempts: 3,
+        overrides: [
+          { match: 'SWITCHYARD_VALIDATION', policy: 'no-retry' },
+          { match: 'SWITCHYARD_HANDLER_TIMEOUT', policy: { maxAttempts: 7 } },
+        ],
+      }).mostAttempts,
+    ).toBe(7);
+    expect(RetryPolicy.none().mostAttempts).toBe(1);
+  });
 });

@@ -237,6 +237,7 @@ describe('messages that never reach a handler are dead-lettered with their origi
       handlers: [defineHandler(OrderPlaced, () => {})],
     });
     await h.app.start();
+    expect(h.transport.subscriptions.map((s) => s.spec.maxAttempts)).toEqual([5, 5]);
     expect(h.transport.subscriptions.map((s) => s.spec.deadLetter)).toEqual([
       { destination: 'orders.dlq', named: false },
       { destination: 'orders-poison', named: true },

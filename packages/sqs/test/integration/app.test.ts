@@ -244,4 +244,39 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
       `the redrive policy of '${name}' moves messages to '${name}-dlq' after 5 receives, but Switchyard dead-letters to '${other.name}': dead letters will be split over two queues`,
     ]);
   });
+
+  it("warns at start when the queue's redrive policy would move messages before the retry policy gives up", async () => {
+    const { client } = recordingClient(endpointOf(service));
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (_: object, msg?: string) => void warnings.push(msg ?? ''),
+    };
+    for (const [receives, expected] of [
+      [2, 1],
+      [4, 0],
+    ] as const) {
+      const name = resources.name(`receives-${receives}`);
+      await provision(client, name, receives);
+      const app = createApp({
+        transport: new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0, logger }),
+      });
+      resources.track(() => app.stop({ deadlineMs: 5_000 }));
+      app.consume(defineQueue({ name, commands: [ChargeCard] }), {
+        group: 'billing',
+        retry: { maxAttempts: 3, overrides: [{ match: TypeError, policy: { maxAttempts: 4 } }] },
+        transportOptions: { waitTimeSeconds: 1 },
+        handlers: [defineHandler(ChargeCard, () => {})],
+      });
+      await app.start();
+      const mine = warnings.filter((w) => w.includes(`'${name}'`));
+      expect(mine).toHaveLength(expected);
+      if (expected)
+        expect(mine[0]).toBe(
+          `the redrive policy of '${name}' moves a message after 2 receives, but the retry policy makes up to 4 attempts: a message failing them all reaches the dead-letter queue as it came, without its dead-letter record; set maxReceiveCount above retry.maxAttempts`,
+        );
+    }
+  });
 });
