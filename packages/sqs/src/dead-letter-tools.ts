@@ -31,7 +31,7 @@ import {
 import { decodeBody } from './body-codec.js';
 import { decodeAttributes, PACKED_HEADERS_ATTRIBUTE } from './message-attributes.js';
 import { SqsLimits } from './options.js';
-import { isFifoName, QueueDirectory, queueNameFromArn } from './queue-directory.js';
+import { isFifoName, QueueDirectory, queueNameFromArn, queueNameOf } from './queue-directory.js';
 
 export interface SqsDeadLetter {
   readonly messageId: string;
@@ -161,6 +161,8 @@ export interface SqsRedriveResult {
   readonly moved: number;
   /** Receive/send/delete: messages left in the DLQ because no destination was known or the send failed. */
   readonly failed: number;
+  /** Why each of those stayed (the first 100), so a failed redrive can be fixed without guessing. */
+  readonly failures: ReadonlyArray<{ readonly messageId: string; readonly reason: string }>;
   /** Why the move task was not used, in `auto` mode. */
   readonly fallbackReason?: string;
 }
@@ -260,7 +262,7 @@ async function moveTask(
           details: { moved: task.ApproximateNumberOfMessagesMoved },
         },
       );
-    return { mode: 'move-task', moved: task.ApproximateNumberOfMessagesMoved ?? 0, failed: 0 };
+    return { mode: 'move-task', moved: task.ApproximateNumberOfMessagesMoved ?? 0, failed: 0, failures: [] };
   }
 }
 
@@ -302,6 +304,15 @@ async function destinationOf(
   return undefined;
 }
 
+/** Failure reasons a redrive result lists (the count covers all of them). */
+const MAX_LISTED_FAILURES = 100;
+
+/** An SDK error as `Name: message`, for a failure reason. */
+function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return typeof error === 'string' ? error : 'a non-Error value';
+}
+
 async function receiveSendDelete(
   client: SQSClient,
   directory: QueueDirectory,
@@ -318,6 +329,13 @@ async function receiveSendDelete(
   const max = options.max ?? Number.POSITIVE_INFINITY;
   let moved = 0;
   const failed = new Set<string>();
+  const failures: Array<{ messageId: string; reason: string }> = [];
+  const noteFailure = (m: Message, reason: string) => {
+    const messageId = m.MessageId ?? (m.ReceiptHandle as string);
+    if (failed.has(messageId)) return;
+    failed.add(messageId);
+    if (failures.length < MAX_LISTED_FAILURES) failures.push({ messageId, reason });
+  };
   while (moved + failed.size < max) {
     options.signal?.throwIfAborted();
     const out = await client.send(
@@ -335,14 +353,26 @@ async function receiveSendDelete(
     const messages = (out.Messages ?? []).filter((m) => m.ReceiptHandle);
     if (messages.length === 0) break;
     const byDestination = new Map<string, Message[]>();
-    const unknown: Message[] = [];
+    const notSent: Message[] = [];
     for (const m of messages) {
-      const destination = await destinationOf(directory, m, toUrl).catch(() => undefined);
-      if (!destination) unknown.push(m);
-      else byDestination.set(destination, [...(byDestination.get(destination) ?? []), m]);
+      let destination: string | undefined;
+      try {
+        destination = await destinationOf(directory, m, toUrl);
+      } catch (error) {
+        noteFailure(m, `its source queue could not be resolved: ${errorText(error)}`);
+        notSent.push(m);
+        continue;
+      }
+      if (!destination) {
+        noteFailure(m, 'it names no source queue (no dead-letter record, not moved by a redrive policy): pass `to`');
+        notSent.push(m);
+        continue;
+      }
+      const group = byDestination.get(destination);
+      if (group) group.push(m);
+      else byDestination.set(destination, [m]);
     }
     const sent: Message[] = [];
-    const notSent: Message[] = [...unknown];
     for (const [destination, group] of byDestination) {
       // One token per message, so the pace holds whatever the batch size and the bucket's burst.
       for (let i = 0; i < group.length; i++) await bucket.take(1, options.signal);
@@ -364,14 +394,23 @@ async function receiveSendDelete(
             : {}),
         };
       });
+      const name = queueNameOf(destination);
       try {
         const result = await client.send(new SendMessageBatchCommand({ QueueUrl: destination, Entries: entries }));
-        const failedIds = new Set((result.Failed ?? []).map((f) => f.Id));
+        const failedEntries = new Map((result.Failed ?? []).map((f) => [f.Id, f]));
         group.forEach((m, i) => {
-          (failedIds.has(String(i)) ? notSent : sent).push(m);
+          const failure = failedEntries.get(String(i));
+          if (!failure) sent.push(m);
+          else {
+            noteFailure(m, `'${name}' refused it: ${failure.Code ?? 'unknown'}: ${failure.Message ?? ''}`);
+            notSent.push(m);
+          }
         });
-      } catch {
-        notSent.push(...group);
+      } catch (error) {
+        for (const m of group) {
+          noteFailure(m, `SendMessageBatch to '${name}' failed: ${errorText(error)}`);
+          notSent.push(m);
+        }
       }
     }
     // Delete only what the destination accepted.
@@ -385,11 +424,10 @@ async function receiveSendDelete(
       moved += sent.length - (del.Failed?.length ?? 0);
     }
     if (notSent.length > 0) {
-      for (const m of notSent) failed.add(m.MessageId ?? (m.ReceiptHandle as string));
       await giveBack(client, fromUrl, notSent).catch(() => {});
       // Messages that cannot move would be received again at once: stop instead of spinning on them.
       if (sent.length === 0) break;
     }
   }
-  return { mode: 'receive-send-delete', moved, failed: failed.size };
+  return { mode: 'receive-send-delete', moved, failed: failed.size, failures };
 }

@@ -191,6 +191,35 @@ describe.each(SQS_SERVERS)('dead letters on $name', ({ service, name: server }) 
     expect(await queueCounts(client, dlqUrl)).toMatchObject({ visible: 0, inFlight: 0 });
   });
 
+  it('says why each message a redrive could not move stayed, and leaves it in the dead-letter queue', async () => {
+    const { client } = setup();
+    const { dlqUrl } = await provision(client, resources, 'redrive-why');
+    // A message with no dead-letter record, not moved by a redrive policy: nowhere to go back to.
+    const sent = await client.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: '{"orphan":true}' }));
+    const orphan = await redrive({ client, from: dlqUrl, ratePerSecond: 100, mode: 'receive-send-delete' });
+    expect(orphan).toMatchObject({ moved: 0, failed: 1 });
+    expect(orphan.failures).toEqual([
+      {
+        messageId: sent.MessageId,
+        reason: 'it names no source queue (no dead-letter record, not moved by a redrive policy): pass `to`',
+      },
+    ]);
+    // Sent to a queue that is gone: the send's error is the reason.
+    const gone = await provision(client, resources, 'redrive-gone');
+    await client.send(new DeleteQueueCommand({ QueueUrl: gone.queueUrl }));
+    await waitUntil('the orphan visible again', async () => (await queueCounts(client, dlqUrl)).visible === 1, 10_000);
+    const failed = await redrive({
+      client,
+      from: dlqUrl,
+      to: gone.queueUrl,
+      ratePerSecond: 100,
+      mode: 'receive-send-delete',
+    });
+    expect(failed).toMatchObject({ moved: 0, failed: 1 });
+    expect(failed.failures[0]?.reason).toMatch(/^SendMessageBatch to 'redrive-gone-[^']+' failed: \S+/);
+    await waitUntil('the orphan still there', async () => (await queueCounts(client, dlqUrl)).visible === 1, 10_000);
+  });
+
   it('rate-limits receive-send-delete redrive and stops at max, losing nothing', async () => {
     const { client, transport } = setup();
     const { queueUrl, dlqUrl } = await provision(client, resources, 'redrive-rate');
