@@ -364,6 +364,38 @@ describe('dead-letter topic names', () => {
     expect(h.consumer.subscribed[0]?.topics).toEqual(['orders', 'orders-eu']);
   });
 
+  it('refuses a missing dead-letter topic nothing would create, and warns when only the broker might', async () => {
+    const driver = new FakeDriver();
+    driver.adminClient.topics.set('orders', 1);
+    const strict = new KafkaTransport({
+      driver,
+      deadLetter: { createTopics: false },
+      producer: { allowAutoTopicCreation: false },
+    });
+    open.push(strict);
+    await expect(strict.subscribe(subscriptionSpec(), async () => {})).rejects.toMatchObject({
+      code: 'SWITCHYARD_TRANSPORT',
+      retryable: false,
+      message: expect.stringContaining("dead-letter topic 'orders.dlq' does not exist, and nothing would create it"),
+    });
+    expect(driver.consumers.flatMap((c) => c.subscribed)).toEqual([]);
+
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (_: object, msg?: string) => void warnings.push(msg ?? ''),
+    };
+    await setup({ deadLetter: { createTopics: false }, logger });
+    expect(warnings).toEqual([
+      "dead-letter topic 'orders.dlq' does not exist and deadLetter.createTopics is off: the first dead letter relies on the broker's auto.create.topics.enable, and without it its partition holds at that record",
+    ]);
+    warnings.length = 0;
+    await setup({ deadLetter: { createTopics: false }, logger }, {}, { orders: [0], 'orders.dlq': [0] });
+    expect(warnings).toEqual([]);
+  });
+
   it('refuses two different names for the dead-letter topic, and one the subscription reads', async () => {
     const transport = new KafkaTransport({ driver: new FakeDriver() });
     open.push(transport);

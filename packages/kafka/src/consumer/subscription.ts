@@ -271,6 +271,7 @@ export class KafkaSubscription implements TransportSubscription {
     // only written to, so they are created while the group is joined (kafkajs polls metadata until
     // a new topic has leaders, which took most of a second of every start).
     await this.#createTopics(retryTopics, false, counts);
+    if (!o.deadLetter.createTopics) await this.#checkDeadLetterTopics();
     const deadLetterTopics = this.#createTopics([], o.deadLetter.createTopics, counts);
     this.#deadLetterTopicsReady = deadLetterTopics.catch(() => {});
     this.#unlisten = this.#consumer.on((event) => this.#onConsumerEvent(event));
@@ -317,6 +318,29 @@ export class KafkaSubscription implements TransportSubscription {
         details: { pattern: String(pattern) },
       });
     return matched.sort();
+  }
+
+  /**
+   * With deadLetter.createTopics off, a missing dead-letter topic would hold its partition at the
+   * first poison message: refused now when nothing would create it, else warned about (the broker
+   * may create it on the first write, if its auto.create.topics.enable allows).
+   */
+  async #checkDeadLetterTopics(): Promise<void> {
+    const topics = [...new Set(this.#sourceTopics.map((t) => sourceDeadLetterTopic(t, this.#deadLetterNaming)))];
+    const counts = await this.#ctx.admin.partitionCounts(topics);
+    const missing = topics.filter((t) => !counts.has(t));
+    if (missing.length === 0) return;
+    const names = missing.map((t) => `'${t}'`).join(', ');
+    if (!this.#ctx.options.producer.allowAutoTopicCreation)
+      throw new SwitchyardError(
+        'SWITCHYARD_TRANSPORT',
+        `dead-letter topic ${names} does not exist, and nothing would create it (deadLetter.createTopics and producer.allowAutoTopicCreation are off): create it first, or set deadLetter.createTopics: true`,
+        { retryable: false, details: { topics: missing, consumerGroup: this.#spec.consumerGroup } },
+      );
+    this.#logger.warn(
+      { topics: missing, consumerGroup: this.#spec.consumerGroup },
+      `dead-letter topic ${names} does not exist and deadLetter.createTopics is off: the first dead letter relies on the broker's auto.create.topics.enable, and without it its partition holds at that record`,
+    );
   }
 
   #requireSourceTopics(counts: ReadonlyMap<string, number>): void {
