@@ -396,6 +396,21 @@ describe('dead-letter topic names', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('refuses missing retry topics nothing would create, naming them', async () => {
+    const driver = new FakeDriver();
+    driver.adminClient.topics.set('orders', 1);
+    driver.adminClient.topics.set('orders.retry.1', 1);
+    const transport = new KafkaTransport({ driver, retry: { mode: 'retry-topics', topics: 3, createTopics: false } });
+    open.push(transport);
+    await expect(transport.subscribe(subscriptionSpec(), async () => {})).rejects.toMatchObject({
+      code: 'SWITCHYARD_TRANSPORT',
+      retryable: false,
+      message: expect.stringContaining(
+        "retry topics 'orders.retry.2', 'orders.retry.3' do not exist, and retry.createTopics is off",
+      ),
+    });
+  });
+
   it('refuses two different names for the dead-letter topic, and one the subscription reads', async () => {
     const transport = new KafkaTransport({ driver: new FakeDriver() });
     open.push(transport);

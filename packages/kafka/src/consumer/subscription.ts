@@ -148,6 +148,12 @@ interface HeartbeatTimer {
   stop(): void;
 }
 
+/** "retry topic 'a' does not exist" or "retry topics 'a', 'b' do not exist". */
+function missingTopics(kind: string, topics: readonly string[]): string {
+  const names = topics.map((t) => `'${t}'`).join(', ');
+  return topics.length === 1 ? `${kind} topic ${names} does not exist` : `${kind} topics ${names} do not exist`;
+}
+
 /** Diverted records one parked key remembers before it falls back to the TTL alone. */
 const MAX_PENDING_PER_PARKED_KEY = 10_000;
 
@@ -271,6 +277,8 @@ export class KafkaSubscription implements TransportSubscription {
     // only written to, so they are created while the group is joined (kafkajs polls metadata until
     // a new topic has leaders, which took most of a second of every start).
     await this.#createTopics(retryTopics, false, counts);
+    if (retryTopics.length > 0 && !o.retry.createTopics && !o.consumer.allowAutoTopicCreation)
+      await this.#requireRetryTopics(retryTopics);
     if (!o.deadLetter.createTopics) await this.#checkDeadLetterTopics();
     const deadLetterTopics = this.#createTopics([], o.deadLetter.createTopics, counts);
     this.#deadLetterTopicsReady = deadLetterTopics.catch(() => {});
@@ -320,6 +328,18 @@ export class KafkaSubscription implements TransportSubscription {
     return matched.sort();
   }
 
+  /** Retry topics are subscribed to: with nothing to create them, kafkajs would fail the join naming none. */
+  async #requireRetryTopics(retryTopics: readonly string[]): Promise<void> {
+    const counts = await this.#ctx.admin.partitionCounts(retryTopics);
+    const missing = retryTopics.filter((t) => !counts.has(t));
+    if (missing.length === 0) return;
+    throw new SwitchyardError(
+      'SWITCHYARD_TRANSPORT',
+      `${missingTopics('retry', missing)}, and retry.createTopics is off: create the retry topics first (as many partitions as their source topic), or set retry.createTopics: true`,
+      { retryable: false, details: { topics: missing, consumerGroup: this.#spec.consumerGroup } },
+    );
+  }
+
   /**
    * With deadLetter.createTopics off, a missing dead-letter topic would hold its partition at the
    * first poison message: refused now when nothing would create it, else warned about (the broker
@@ -330,26 +350,24 @@ export class KafkaSubscription implements TransportSubscription {
     const counts = await this.#ctx.admin.partitionCounts(topics);
     const missing = topics.filter((t) => !counts.has(t));
     if (missing.length === 0) return;
-    const names = missing.map((t) => `'${t}'`).join(', ');
     if (!this.#ctx.options.producer.allowAutoTopicCreation)
       throw new SwitchyardError(
         'SWITCHYARD_TRANSPORT',
-        `dead-letter topic ${names} does not exist, and nothing would create it (deadLetter.createTopics and producer.allowAutoTopicCreation are off): create it first, or set deadLetter.createTopics: true`,
+        `${missingTopics('dead-letter', missing)}, and nothing would create it (deadLetter.createTopics and producer.allowAutoTopicCreation are off): create it first, or set deadLetter.createTopics: true`,
         { retryable: false, details: { topics: missing, consumerGroup: this.#spec.consumerGroup } },
       );
     this.#logger.warn(
       { topics: missing, consumerGroup: this.#spec.consumerGroup },
-      `dead-letter topic ${names} does not exist and deadLetter.createTopics is off: the first dead letter relies on the broker's auto.create.topics.enable, and without it its partition holds at that record`,
+      `${missingTopics('dead-letter', missing)} and deadLetter.createTopics is off: the first dead letter relies on the broker's auto.create.topics.enable, and without it its partition holds at that record`,
     );
   }
 
   #requireSourceTopics(counts: ReadonlyMap<string, number>): void {
     const missing = this.#sourceTopics.filter((t) => !counts.has(t));
     if (missing.length === 0) return;
-    const names = missing.map((t) => `'${t}'`).join(', ');
     throw new SwitchyardError(
       'SWITCHYARD_TRANSPORT',
-      `Kafka topic ${names} does not exist: create it first (transport.admin().createTopics([{ topic: '${missing[0]}', partitions: 3 }])), or set consumer.allowAutoTopicCreation: true`,
+      `${missingTopics('Kafka', missing)}: create it first (transport.admin().createTopics([{ topic: '${missing[0]}', partitions: 3 }])), or set consumer.allowAutoTopicCreation: true`,
       { retryable: false, details: { topics: missing, consumerGroup: this.#spec.consumerGroup } },
     );
   }
