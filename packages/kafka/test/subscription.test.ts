@@ -3,7 +3,7 @@
 
 import type { DeadLetterRecord, Delivery, SwitchyardError } from '@switchyard/core';
 import { hasCode, readDeadLetterHeaders } from '@switchyard/core';
-import { ManualClock } from '@switchyard/testing';
+import { ManualClock, recordLogs } from '@switchyard/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KafkaHeaders, KafkaTransport, SpringDeadLetterHeaders } from '../src/index.js';
 import { FakeDriver, record, type SentRecord } from './support/fake-driver.js';
@@ -380,20 +380,14 @@ describe('dead-letter topic names', () => {
     });
     expect(driver.consumers.flatMap((c) => c.subscribed)).toEqual([]);
 
-    const warnings: string[] = [];
-    const logger = {
-      debug() {},
-      info() {},
-      error() {},
-      warn: (_: object, msg?: string) => void warnings.push(msg ?? ''),
-    };
+    const logger = recordLogs({ levels: ['warn'] });
     await setup({ deadLetter: { createTopics: false }, logger });
-    expect(warnings).toEqual([
+    expect(logger.messages()).toEqual([
       "dead-letter topic 'orders.dlq' does not exist and deadLetter.createTopics is off: the first dead letter relies on the broker's auto.create.topics.enable, and without it its partition holds at that record",
     ]);
-    warnings.length = 0;
+    logger.clear();
     await setup({ deadLetter: { createTopics: false }, logger }, {}, { orders: [0], 'orders.dlq': [0] });
-    expect(warnings).toEqual([]);
+    expect(logger.messages()).toEqual([]);
   });
 
   it('refuses missing retry topics nothing would create, naming them', async () => {

@@ -91,6 +91,9 @@ export {
 export type { WaitOptions } from './spies/event-log.js';
 export { WaitTimeoutError } from './spies/event-log.js';
 export type { SwitchyardEventSource } from './spies/event-source.js';
+// Waiting on conditions
+export type { LogEntry, LogLevel, LogRecorderOptions } from './spies/log-recorder.js';
+export { LogRecorder, recordLogs } from './spies/log-recorder.js';
 export type {
   MessageOutcome,
   MessageOutcomeEvent,
@@ -102,5 +105,4 @@ export type {
 export { MESSAGE_OUTCOMES, MessageSpy, spyOn } from './spies/message-spy.js';
 export type { PublishSpyOptions, SentMessage } from './spies/publish-spy.js';
 export { PublishSpy, spyOnPublishes } from './spies/publish-spy.js';
-// Waiting on conditions
 export { waitUntil } from './wait/wait-until.js';

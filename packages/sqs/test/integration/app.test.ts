@@ -11,7 +11,7 @@ import {
   RetryableError,
   type SwitchyardEvents,
 } from '@switchyard/core';
-import { TestResources, waitUntil } from '@switchyard/testing';
+import { recordLogs, TestResources, waitUntil } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createQueueWithDeadLetter, DECODE_ERROR_HEADER, inspectDeadLetters, SqsTransport } from '../../src/index.js';
@@ -209,13 +209,7 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
     const name = resources.name('split');
     await provision(client, name, 5);
     const other = await createQueue(client, resources, 'other-dlq');
-    const warnings: string[] = [];
-    const logger = {
-      debug() {},
-      info() {},
-      error() {},
-      warn: (_: object, msg?: string) => void warnings.push(msg ?? ''),
-    };
+    const logger = recordLogs({ levels: ['warn'] });
     const transport = new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 100, logger });
     const depths = new Set<string>();
     const subscription = await transport.subscribe(
@@ -240,20 +234,14 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
     await waitUntil('depth of both dead-letter queues reported', () => depths.has(other.name), 10_000);
     expect(depths).toContain(name);
     expect(depths).toContain(`${name}-dlq`);
-    expect(warnings).toEqual([
+    expect(logger.messages()).toEqual([
       `the redrive policy of '${name}' moves messages to '${name}-dlq' after 5 receives, but Switchyard dead-letters to '${other.name}': dead letters will be split over two queues`,
     ]);
   });
 
   it("warns at start when the queue's redrive policy would move messages before the retry policy gives up", async () => {
     const { client } = recordingClient(endpointOf(service));
-    const warnings: string[] = [];
-    const logger = {
-      debug() {},
-      info() {},
-      error() {},
-      warn: (_: object, msg?: string) => void warnings.push(msg ?? ''),
-    };
+    const logger = recordLogs({ levels: ['warn'] });
     for (const [receives, expected] of [
       [2, 1],
       [4, 0],
@@ -271,7 +259,7 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
         handlers: [defineHandler(ChargeCard, () => {})],
       });
       await app.start();
-      const mine = warnings.filter((w) => w.includes(`'${name}'`));
+      const mine = logger.messages().filter((w) => w.includes(`'${name}'`));
       expect(mine).toHaveLength(expected);
       if (expected)
         expect(mine[0]).toBe(

@@ -3,6 +3,7 @@
 
 import type { Clock } from '@switchyard/core';
 import { SwitchyardError } from '@switchyard/core';
+import { recordLogs } from '@switchyard/testing';
 import { describe, expect, it } from 'vitest';
 import { type BatchEntryFailure, type BatchSender, sendBatches } from '../../src/batch-sender.js';
 
@@ -12,7 +13,7 @@ interface Entry {
 
 function harness(plan: Array<(ids: string[]) => BatchEntryFailure[]>, random: () => number) {
   const slept: number[] = [];
-  const warnings: Array<{ fields: Record<string, unknown>; message: string }> = [];
+  const logs = recordLogs();
   const batches: string[][] = [];
   const clock: Clock = { now: () => 0, sleep: async (ms) => void slept.push(ms) };
   const sender: BatchSender<Entry> = {
@@ -33,16 +34,10 @@ function harness(plan: Array<(ids: string[]) => BatchEntryFailure[]>, random: ()
     concurrency: 1,
     clock,
     random,
-    logger: {
-      debug() {},
-      info() {},
-      error() {},
-      warn: (fields, message) =>
-        void warnings.push({ fields: fields as Record<string, unknown>, message: message ?? '' }),
-    },
+    logger: logs,
     label: "SendMessageBatch to 'orders'",
   };
-  return { sender, slept, warnings, batches };
+  return { sender, slept, logs, batches };
 }
 
 const entries = (...ids: string[]): Entry[] => ids.map((messageId) => ({ messageId }));
@@ -65,11 +60,11 @@ describe('sendBatches', () => {
     await sendBatches([entries('a', 'b', 'c')], h.sender, false);
     expect(h.batches).toEqual([['a', 'b', 'c'], ['a', 'c'], ['c']]);
     expect(h.slept).toEqual([25, 50]);
-    expect(h.warnings.map((w) => w.message)).toEqual([
+    expect(h.logs.messages('warn')).toEqual([
       "SendMessageBatch to 'orders': 2 of 3 message(s) failed on the server's side (ThrottlingException); sending them again in 25 ms (attempt 2 of 4)",
       "SendMessageBatch to 'orders': 1 of 2 message(s) failed on the server's side (ThrottlingException); sending them again in 50 ms (attempt 3 of 4)",
     ]);
-    expect(h.warnings[0]!.fields).toMatchObject({ attempt: 1, of: 4, entries: 2, delayMs: 25 });
+    expect(h.logs.entries[0]!.fields).toMatchObject({ attempt: 1, of: 4, entries: 2, delayMs: 25 });
   });
 
   it('spreads the resends of publishers throttled together instead of sending them in step', async () => {
@@ -92,6 +87,6 @@ describe('sendBatches', () => {
     expect(error).toMatchObject({ code: 'SWITCHYARD_PUBLISH', retryable: false });
     expect((error as Error).message).toContain('message b refused: InvalidParameterValue: bad');
     expect(h.slept).toEqual([]);
-    expect(h.warnings).toEqual([]);
+    expect(h.logs.entries).toEqual([]);
   });
 });
