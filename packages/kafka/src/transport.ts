@@ -161,7 +161,16 @@ export class KafkaTransport implements Transport {
       ],
     );
     const sources = sub.topics ?? [spec.destination];
-    const looping = sub.pattern ? undefined : sources.find((t) => sources.includes(sourceDeadLetterTopic(t, naming)));
+    // What the subscription reads: its topics, and their retry tiers in retry-topics mode.
+    const consumed = new Set(
+      sources.flatMap((t) => [
+        t,
+        ...(o.retry.mode === 'retry-topics'
+          ? Array.from({ length: o.retry.topics }, (_, i) => retryTopicName(t, i + 1))
+          : []),
+      ]),
+    );
+    const looping = sub.pattern ? undefined : sources.find((t) => consumed.has(sourceDeadLetterTopic(t, naming)));
     if (looping !== undefined)
       throw new InvalidOptionError(
         named === undefined ? 'options.deadLetterTopic' : 'deadLetterDestination',

@@ -427,6 +427,15 @@ describe('dead-letter topic names', () => {
         sink,
       ),
     ).rejects.toMatchObject({ code: 'SWITCHYARD_INVALID_OPTION', option: 'deadLetterDestination' });
+    const retrying = new KafkaTransport({ driver: new FakeDriver(), retry: { mode: 'retry-topics', topics: 2 } });
+    open.push(retrying);
+    await expect(
+      retrying.subscribe(subscriptionSpec({ deadLetter: { destination: 'orders.retry.2', named: true } }), sink),
+    ).rejects.toMatchObject({
+      code: 'SWITCHYARD_INVALID_OPTION',
+      option: 'deadLetterDestination',
+      message: expect.stringContaining("'orders.retry.2', which this subscription consumes"),
+    });
   });
 });
 
