@@ -2,6 +2,7 @@
 
 import {
   type DeliverySink,
+  InvalidOptionError,
   type OutgoingMessage,
   type PublishOptions,
   type SubscriptionSpec,
@@ -159,6 +160,13 @@ export class SqsTransport implements Transport {
         { cause: error, retryable: false, details: { queue: queue.name, deadLetterQueue: deadLetter.destination } },
       );
     }
+    // Core compares names; a URL of the consumed queue (or its name against its URL) gets past it.
+    if (url === queue.url)
+      throw new InvalidOptionError(
+        'deadLetterDestination',
+        `'${deadLetter.destination}' is the consumed queue '${queue.name}' itself: dead letters would be consumed again`,
+        `name a separate queue such as '${deadLetterQueueName(queue.name)}'`,
+      );
     const redriveTarget = queue.redrive && queueNameFromArn(queue.redrive.deadLetterTargetArn);
     if (redriveTarget !== undefined && redriveTarget !== queueNameOf(url))
       this.#options.logger.warn(

@@ -184,6 +184,25 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
     expect(callsOf(calls, 'ReceiveMessage')).toEqual([]);
   });
 
+  it('refuses a dead-letter destination that is the consumed queue by its URL', async () => {
+    const { client, calls } = recordingClient(endpointOf(service));
+    const name = resources.name('self-dlq');
+    const { queueUrl } = await provision(client, name);
+    const app = createApp({ transport: new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0 }) });
+    resources.track(() => app.stop({ deadlineMs: 5_000 }));
+    app.consume(defineQueue({ name, commands: [ChargeCard] }), {
+      group: 'billing',
+      deadLetterDestination: queueUrl,
+      handlers: [defineHandler(ChargeCard, () => {})],
+    });
+    await expect(app.start()).rejects.toMatchObject({
+      code: 'SWITCHYARD_INVALID_OPTION',
+      option: 'deadLetterDestination',
+      message: expect.stringContaining(`is the consumed queue '${name}' itself`),
+    });
+    expect(callsOf(calls, 'ReceiveMessage')).toEqual([]);
+  });
+
   it('refuses a dead-letter queue named by the URL of a queue that does not exist', async () => {
     const { client } = recordingClient(endpointOf(service));
     const name = resources.name('gone-dlq');
