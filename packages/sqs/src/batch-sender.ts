@@ -4,6 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { type Clock, type Logger, type RandomSource, RetryPolicy, type SwitchyardError } from '@switchyard/core';
+import { awsErrorName } from './queue-directory.js';
 
 /** What a batch call reports per failed entry (the AWS SDK's BatchResultErrorEntry). */
 export interface BatchEntryFailure {
@@ -90,7 +91,7 @@ async function sendWithRetries<E extends { readonly messageId: string }>(
         if (signal?.aborted || isClientFault(error) || last)
           throw sender.error(`message ${entry.messageId}`, error, !isClientFault(error));
         retry = [...pending];
-        reasons.add(errorNameOf(error));
+        reasons.add(awsErrorName(error) ?? 'error');
       }
     } else {
       let failures: readonly BatchEntryFailure[] = [];
@@ -100,7 +101,7 @@ async function sendWithRetries<E extends { readonly messageId: string }>(
         if (signal?.aborted || isClientFault(error) || last)
           throw sender.error(`batch of ${pending.length}`, error, !isClientFault(error));
         retry = [...pending];
-        reasons.add(errorNameOf(error));
+        reasons.add(awsErrorName(error) ?? 'error');
       }
       for (const failure of failures) {
         const entry = pending[Number((failure.Id ?? '').slice(1))];
@@ -126,11 +127,6 @@ async function sendWithRetries<E extends { readonly messageId: string }>(
     pending = retry;
     await sender.clock.sleep(delayMs, signal);
   }
-}
-
-function errorNameOf(error: unknown): string {
-  const e = error as { name?: unknown; code?: unknown } | null;
-  return typeof e?.name === 'string' ? e.name : typeof e?.code === 'string' ? e.code : 'error';
 }
 
 /**

@@ -1,3 +1,4 @@
+// A copy of @switchyard/testing's optionError: core cannot depend on the testing package (it depends on core).
 import { InvalidOptionError } from '../../src/errors.js';
 
 /** The InvalidOptionError `run` throws (anything else fails the test). */

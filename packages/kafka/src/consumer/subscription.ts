@@ -264,22 +264,28 @@ export class KafkaSubscription implements TransportSubscription {
   async start(): Promise<void> {
     const o = this.#ctx.options;
     this.#sourceTopics = await this.#resolveTopics();
-    // Before anything is created for them: retry topics made for a missing source would get one
-    // partition, and kafkajs would only say "This server does not host this topic-partition".
-    // One look at the source topics serves the existence check and the sizes of the topics made for them.
-    const counts = await this.#ctx.admin.partitionCounts(this.#sourceTopics);
-    if (!o.consumer.allowAutoTopicCreation) this.#requireSourceTopics(counts);
     const retryTopics =
       o.retry.mode === 'retry-topics'
         ? this.#sourceTopics.flatMap((t) => Array.from({ length: o.retry.topics }, (_, i) => retryTopicName(t, i + 1)))
         : [];
+    // Topics nothing will create must exist already.
+    const checkRetryTopics = retryTopics.length > 0 && !o.retry.createTopics && !o.consumer.allowAutoTopicCreation;
+    const deadLettersToCheck = o.deadLetter.createTopics
+      ? []
+      : [...new Set(this.#sourceTopics.map((t) => sourceDeadLetterTopic(t, this.#deadLetterNaming)))];
+    // Before anything is created for them: retry topics made for a missing source would get one
+    // partition, and kafkajs would only say "This server does not host this topic-partition".
+    // One metadata look serves every existence check and the sizes of the topics made for the sources.
+    const counts = await this.#ctx.admin.partitionCounts([
+      ...new Set([...this.#sourceTopics, ...(checkRetryTopics ? retryTopics : []), ...deadLettersToCheck]),
+    ]);
+    if (!o.consumer.allowAutoTopicCreation) this.#requireSourceTopics(counts);
+    if (checkRetryTopics) this.#requireRetryTopics(retryTopics, counts);
+    this.#checkDeadLetterTopics(deadLettersToCheck, counts);
     // Retry topics are subscribed to, so they must exist before the join; dead-letter topics are
     // only written to, so they are created while the group is joined (kafkajs polls metadata until
     // a new topic has leaders, which took most of a second of every start).
     await this.#createTopics(retryTopics, false, counts);
-    if (retryTopics.length > 0 && !o.retry.createTopics && !o.consumer.allowAutoTopicCreation)
-      await this.#requireRetryTopics(retryTopics);
-    if (!o.deadLetter.createTopics) await this.#checkDeadLetterTopics();
     const deadLetterTopics = this.#createTopics([], o.deadLetter.createTopics, counts);
     this.#deadLetterTopicsReady = deadLetterTopics.catch(() => {});
     this.#unlisten = this.#consumer.on((event) => this.#onConsumerEvent(event));
@@ -329,8 +335,7 @@ export class KafkaSubscription implements TransportSubscription {
   }
 
   /** Retry topics are subscribed to: with nothing to create them, kafkajs would fail the join naming none. */
-  async #requireRetryTopics(retryTopics: readonly string[]): Promise<void> {
-    const counts = await this.#ctx.admin.partitionCounts(retryTopics);
+  #requireRetryTopics(retryTopics: readonly string[], counts: ReadonlyMap<string, number>): void {
     const missing = retryTopics.filter((t) => !counts.has(t));
     if (missing.length === 0) return;
     throw new SwitchyardError(
@@ -345,9 +350,7 @@ export class KafkaSubscription implements TransportSubscription {
    * first poison message: refused now when nothing would create it, else warned about (the broker
    * may create it on the first write, if its auto.create.topics.enable allows).
    */
-  async #checkDeadLetterTopics(): Promise<void> {
-    const topics = [...new Set(this.#sourceTopics.map((t) => sourceDeadLetterTopic(t, this.#deadLetterNaming)))];
-    const counts = await this.#ctx.admin.partitionCounts(topics);
+  #checkDeadLetterTopics(topics: readonly string[], counts: ReadonlyMap<string, number>): void {
     const missing = topics.filter((t) => !counts.has(t));
     if (missing.length === 0) return;
     if (!this.#ctx.options.producer.allowAutoTopicCreation)
