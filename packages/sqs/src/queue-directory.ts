@@ -47,6 +47,18 @@ export function isQueueMissing(error: unknown): boolean {
   );
 }
 
+/** A failed lookup of a queue: `SWITCHYARD_TRANSPORT`, not retryable when the queue does not exist. */
+function lookupError(nameOrUrl: string, error: unknown, failed: string): SwitchyardError {
+  const missing = isQueueMissing(error);
+  return new SwitchyardError(
+    'SWITCHYARD_TRANSPORT',
+    missing
+      ? `SQS queue '${nameOrUrl}' does not exist: create it first (createQueueWithDeadLetter)`
+      : `${failed} SQS queue '${nameOrUrl}'`,
+    { cause: error, retryable: !missing, details: { queue: nameOrUrl } },
+  );
+}
+
 export class QueueDirectory {
   readonly #client: SQSClient;
   readonly #urls = new Map<string, Promise<string>>();
@@ -67,13 +79,7 @@ export class QueueDirectory {
         },
         (error: unknown) => {
           this.#urls.delete(nameOrUrl);
-          throw new SwitchyardError(
-            'SWITCHYARD_TRANSPORT',
-            isQueueMissing(error)
-              ? `SQS queue '${nameOrUrl}' does not exist: create it first (createQueueWithDeadLetter)`
-              : `could not resolve the URL of SQS queue '${nameOrUrl}'`,
-            { cause: error, retryable: !isQueueMissing(error), details: { queue: nameOrUrl } },
-          );
+          throw lookupError(nameOrUrl, error, 'could not resolve the URL of');
         },
       );
       this.#urls.set(nameOrUrl, url);
@@ -83,12 +89,17 @@ export class QueueDirectory {
 
   async describe(nameOrUrl: string): Promise<QueueDescription> {
     const url = await this.urlFor(nameOrUrl);
-    const out = await this.#client.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: ['QueueArn', 'FifoQueue', 'VisibilityTimeout', 'RedrivePolicy'],
-      }),
-    );
+    // A URL resolves without asking SQS: this is where a queue given by URL is found missing.
+    const out = await this.#client
+      .send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['QueueArn', 'FifoQueue', 'VisibilityTimeout', 'RedrivePolicy'],
+        }),
+      )
+      .catch((error: unknown) => {
+        throw lookupError(nameOrUrl, error, 'could not describe');
+      });
     const a = out.Attributes ?? {};
     let redrive: QueueDescription['redrive'];
     if (a.RedrivePolicy) {

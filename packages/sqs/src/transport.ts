@@ -151,7 +151,7 @@ export class SqsTransport implements Transport {
       // Described, not only resolved: a queue URL resolves without asking SQS.
       url = (await this.#directory.describe(deadLetter.destination)).url;
     } catch (error) {
-      if (!(isQueueMissing(error) || (error instanceof SwitchyardError && isQueueMissing(error.cause)))) throw error;
+      if (!(error instanceof SwitchyardError && isQueueMissing(error.cause))) throw error;
       throw new SwitchyardError(
         'SWITCHYARD_TRANSPORT',
         `dead-letter queue '${deadLetter.destination}' of '${queue.name}' does not exist: create it ` +

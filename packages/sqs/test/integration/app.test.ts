@@ -184,6 +184,24 @@ describe.each(SQS_SERVERS)('createApp on SqsTransport on $name', ({ service }) =
     expect(callsOf(calls, 'ReceiveMessage')).toEqual([]);
   });
 
+  it('refuses to start on a consumed queue given by the URL of a queue that does not exist, naming it', async () => {
+    const { client } = recordingClient(endpointOf(service));
+    const { url } = await createQueue(client, resources, 'gone-queue');
+    await client.send(new DeleteQueueCommand({ QueueUrl: url }));
+    const app = createApp({ transport: new SqsTransport({ client, visibilityTimeoutS: 5, depthIntervalMs: 0 }) });
+    resources.track(() => app.stop({ deadlineMs: 5_000 }));
+    app.consume(defineQueue({ name: url, commands: [ChargeCard] }), {
+      group: 'billing',
+      deadLetterDestination: 'unused-dlq',
+      handlers: [defineHandler(ChargeCard, () => {})],
+    });
+    await expect(app.start()).rejects.toMatchObject({
+      code: 'SWITCHYARD_TRANSPORT',
+      retryable: false,
+      message: expect.stringContaining(`SQS queue '${url}' does not exist`),
+    });
+  });
+
   it('refuses a dead-letter destination that is the consumed queue by its URL', async () => {
     const { client, calls } = recordingClient(endpointOf(service));
     const name = resources.name('self-dlq');
